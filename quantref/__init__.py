@@ -1,0 +1,11 @@
+"""quantref: the reference library of the quantization course.
+
+* :mod:`quantref.linear` -- linear quantization (qparams, quantize, dequantize, rounding, error);
+* :mod:`quantref.kernels` -- integer kernels (the zero-point-corrected int8 matmul), compiled
+  with Cython, with a pure-NumPy backend that gives the same answers.
+"""
+from . import kernels, linear
+from .linear import dequantize, qparams, quantize
+
+__version__ = "0.1.0"
+__all__ = ["dequantize", "kernels", "linear", "qparams", "quantize"]

@@ -1,0 +1,11 @@
+"""Integer kernels: the zero-point-corrected int8 matmul.
+
+The arithmetic lives in a Cython extension (``_int_matmul.pyx``) with a pure-NumPy twin
+(``_numpy_backend.py``); :mod:`~quantref.kernels.int_matmul` checks every argument and picks the
+backend (:mod:`~quantref.kernels.backend`).
+"""
+from .backend import BackendWarning, backend_name, compiled_available, get_backend
+from .int_matmul import IntMatmulTerms, int_matmul, int_matmul_terms, max_safe_k
+
+__all__ = ["BackendWarning", "IntMatmulTerms", "backend_name", "compiled_available", "get_backend",
+           "int_matmul", "int_matmul_terms", "max_safe_k"]
