@@ -69,7 +69,9 @@ def _check_zero_point(z, name: str, dtype: np.dtype, length: int | None) -> np.n
 
 def _max_abs(dtype: np.dtype, z=0) -> int:
     info = np.iinfo(dtype)
-    return int(np.max(np.maximum(np.abs(info.min - np.asarray(z)), np.abs(info.max - np.asarray(z)))))
+    z = np.asarray(z, dtype=np.int64)
+    # initial=0: an empty per-column zero point (N = 0) bounds nothing
+    return int(np.max(np.maximum(np.abs(info.min - z), np.abs(info.max - z)), initial=0))
 
 
 def max_safe_k(a_dtype, b_dtype, a_zero_point=0, b_zero_point=0) -> int:
@@ -132,7 +134,8 @@ def int_matmul_terms(a, b, a_zero_point=0, b_zero_point=0, *, backend: str | Non
     a_row_sums = a.sum(axis=1, dtype=np.int64)
     b_col_sums = b.sum(axis=0, dtype=np.int64)
     k_za_zb = K * za * zb
-    result = core - za * b_col_sums[None, :] - np.multiply.outer(a_row_sums, zb) + k_za_zb
+    # (M, 1) against a scalar or an (N,) zero point: broadcasts to (M, N) either way
+    result = core - za * b_col_sums[None, :] - a_row_sums[:, None] * zb + k_za_zb
     return IntMatmulTerms(core, a_row_sums, b_col_sums, k_za_zb, result.astype(np.int32))
 
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array
+from .._checks import as_float_array, check_scale, check_zero_point
 from .granularity import broadcast_param
 from .grid import integer_grid
 from .quantize import dequantize, quantize
@@ -42,8 +42,8 @@ def clipping_mask(x, scale, zero_point, bits: int = 8, *, signed: bool = False, 
     """Boolean mask of the elements that the quantizer clips (round-to-nearest)."""
     qmin, qmax = integer_grid(bits, signed=signed, narrow_range=narrow_range)
     x = as_float_array(x, "x")
-    s = broadcast_param(np.asarray(scale, dtype=np.float64), "scale", x.shape, axis, group_size)
-    z = broadcast_param(np.asarray(zero_point, dtype=np.int64), "zero_point", x.shape, axis, group_size)
+    s = broadcast_param(check_scale(scale), "scale", x.shape, axis, group_size)
+    z = broadcast_param(check_zero_point(zero_point, qmin, qmax), "zero_point", x.shape, axis, group_size)
     unclipped = round_to_integer(x / s, "nearest") + z
     return (unclipped < qmin) | (unclipped > qmax)
 

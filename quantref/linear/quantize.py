@@ -46,6 +46,12 @@ def quantize(x, scale, zero_point, bits: int = 8, *, signed: bool = False, narro
         Integers in the smallest dtype that holds the grid (``uint8``/``int8`` up to 8 bits,
         ``uint16``/``int16`` up to 16 bits), same shape as ``x``.
 
+    Warnings
+    --------
+    The grid is chosen here, by ``bits``, ``signed`` and ``narrow_range``, not by the qparams:
+    parameters from ``qparams(..., symmetric=True)`` (signed by default, zero point 0) must be
+    used with ``signed=True``, or every negative value is clipped to 0.
+
     Notes
     -----
     ``x / s`` is computed in float64.  PyTorch multiplies float32 ``x`` by a float32 reciprocal

@@ -19,10 +19,10 @@ import numpy as np
 ROUNDING_MODES = ("nearest", "half_away", "floor", "ceil", "stochastic")
 
 
-def check_rounding(mode) -> str:
+def check_rounding(mode, name: str = "rounding") -> str:
     if mode not in ROUNDING_MODES:
         raise ValueError(
-            f"rounding={mode!r} is not a rounding mode; use one of {', '.join(map(repr, ROUNDING_MODES))}."
+            f"{name}={mode!r} is not a rounding mode; use one of {', '.join(map(repr, ROUNDING_MODES))}."
         )
     return mode
 
@@ -60,7 +60,7 @@ def round_to_integer(x, mode: str = "nearest", rng=None) -> np.ndarray:
 
     ``rng`` (a ``numpy.random.Generator`` or seed) is used by ``stochastic`` only.
     """
-    mode = check_rounding(mode)
+    mode = check_rounding(mode, "mode")
     x = np.asarray(x, dtype=np.float64)
     if mode == "nearest":
         return np.rint(x)

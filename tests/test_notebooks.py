@@ -1,0 +1,68 @@
+"""Every notebook a reader opens executes top to bottom, and every committed notebook is stripped.
+
+Lectures and worked solutions run in their own folder with a fresh kernel; a cell error fails
+the test with the cell's traceback.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from course_helpers import ROOT
+
+LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+
+
+def _execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb
+
+
+def _stderr_outputs(nb) -> list[str]:
+    return [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if o.output_type == "stream" and o.name == "stderr"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LECTURES, ids=[p.name for p in LECTURES])
+def test_lecture_executes(path):
+    nb = _execute(path)
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert images >= 3, f"{path.name} should show its ideas as plots, found {images} images"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.name for p in SOLUTIONS])
+def test_worked_solution_executes_and_passes_its_checks(path):
+    nb = _execute(path)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert text.count("\u2714") >= 10, "every visible and hidden check should print a tick"
+    assert not _stderr_outputs(nb)
+
+
+def test_lectures_are_numbered_in_teaching_order():
+    names = [p.name for p in LECTURES]
+    assert names and all(n[:2].isdigit() for n in names)
+    assert [int(n[:2]) for n in names] == list(range(1, len(names) + 1))
+
+
+def _tracked_notebooks() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True)
+    tracked = out.stdout.split() if out.returncode == 0 else []
+    return tracked or [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.ipynb") if ".venv" not in p.parts]
+
+
+@pytest.mark.parametrize("rel", _tracked_notebooks())
+def test_committed_notebooks_are_stripped_and_valid(rel):
+    nb = json.loads((ROOT / rel).read_text())
+    nbformat.validate(nbformat.from_dict(nb))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, f"{rel} has outputs: strip them"
