@@ -138,3 +138,9 @@ def require(name: str, func) -> None:
     """Fail while exercise ``name`` is still a stub; starts each hidden-test cell."""
     __tracebackhide__ = True
     require_implemented(EXERCISES[name], func)
+
+
+#: Exercises whose worked solution calls another exercise's answer: a mistake in the callee
+#: also costs the caller's points (the nbgrader tests allow for exactly these).
+USES = {"quantize_per_channel": {"asymmetric_qparams", "quantize"},
+        "clipping_rounding_error": {"quantize", "dequantize"}}
