@@ -2,10 +2,13 @@
 
 * :mod:`quantref.linear` -- linear quantization (qparams, quantize, dequantize, rounding, error);
 * :mod:`quantref.kernels` -- integer kernels (the zero-point-corrected int8 matmul), compiled
-  with Cython, with a pure-NumPy backend that gives the same answers.
+  with Cython, with a pure-NumPy backend that gives the same answers;
+* :mod:`quantref.integer` -- integer-only inference: fixed-point requantization (gemmlowp's
+  rules), the quantized linear layer, the integer MLP;
+* :mod:`quantref.zoo` -- the course's small models and datasets (imported on demand).
 """
-from . import kernels, linear
+from . import integer, kernels, linear
 from .linear import dequantize, qparams, quantize
 
 __version__ = "0.1.0"
-__all__ = ["dequantize", "kernels", "linear", "qparams", "quantize"]
+__all__ = ["dequantize", "integer", "kernels", "linear", "qparams", "quantize"]
