@@ -11,6 +11,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 
 LAB_ARGS ?=
+LAB_ROOT ?= $(CURDIR)
 # JupyterLab refuses to run as root unless told to (containers and CI run as root)
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_ARGS ?=
@@ -28,7 +29,8 @@ $(STAMP): pyproject.toml setup.py $(wildcard quantref/kernels/*.pyx)
 install: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) $(ALLOW_ROOT) $(LAB_ARGS)
+	@# nbgrader finds its nbgrader_config.py in the working directory: start from the root served
+	cd $(LAB_ROOT) && $(BIN)/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

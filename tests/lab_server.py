@@ -28,14 +28,18 @@ def get(url: str, timeout: float = 10):
 
 
 @contextlib.contextmanager
-def running_lab(extra_args: str = ""):
-    """Run `make lab` with arguments that keep it headless; yield its base URL; stop it."""
+def running_lab(root=None):
+    """Run `make lab` with arguments that keep it headless; yield its base URL; stop it.
+
+    ``root`` serves another folder than the repository (the browser tests use a scratch copy).
+    """
     port = free_port()
     args = (f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} "
-            f"--IdentityProvider.token={TOKEN} {extra_args}")
+            f"--IdentityProvider.token={TOKEN}")
+    make_args = [f"LAB_ARGS={args}"] + ([f"LAB_ROOT={root}"] if root else [])
     # the server's log goes to a file: a pipe nobody reads would fill up and stall the server
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=venv_env(),
+    proc = subprocess.Popen(["make", "--no-print-directory", "lab", *make_args], cwd=ROOT, env=venv_env(),
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
