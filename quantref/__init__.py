@@ -5,7 +5,15 @@
   with Cython, with a pure-NumPy backend that gives the same answers;
 * :mod:`quantref.integer` -- integer-only inference: fixed-point requantization (gemmlowp's
   rules), the quantized linear layer, the integer MLP;
-* :mod:`quantref.zoo` -- the course's small models and datasets (imported on demand).
+* :mod:`quantref.calibration` -- observers that find ranges batch by batch (min/max, moving
+  average, percentile, MSE, entropy);
+* :mod:`quantref.qat` -- fake quantization with the straight-through estimator, PTQ and QAT;
+* :mod:`quantref.adaround` -- adaptive rounding of one layer's weights;
+* :mod:`quantref.llm` -- outliers in large-language-model activations: LLM.int8(), SmoothQuant;
+* :mod:`quantref.zoo` -- the course's small models and datasets.
+
+The packages below :mod:`quantref.kernels` and :mod:`quantref.linear` are imported on demand
+(``import quantref.qat``).
 """
 from . import integer, kernels, linear
 from .linear import dequantize, qparams, quantize
