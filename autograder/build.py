@@ -9,6 +9,11 @@
 
 Both are committed so that a clone opens straight into them; ``--check`` regenerates into a
 temporary folder and fails when the committed copies are out of date.
+
+Before and after generating, ``build`` proves the assignment is sound: the source notebook
+passes its own tests (``nbgrader validate``, :func:`validate_source`), and the student version
+fails every one of its test cells (``nbgrader validate --invert``, :func:`validate_release`), so
+that an untouched notebook can never earn points.
 """
 from __future__ import annotations
 
@@ -86,6 +91,30 @@ def generate(assignment: str, course: Path = COURSE, solutions: Path = SOLUTIONS
     """Write ``course/release/<assignment>`` and ``solutions/<assignment>.ipynb`` from the source."""
     nbgrader("generate_assignment", assignment, "--force", course=course)
     write_solution(assignment, course, solutions)
+
+
+def _notebooks(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.ipynb"))
+
+
+def validate_source(assignment: str, course: Path = COURSE) -> str:
+    """``nbgrader validate`` each source notebook; return what failed ('' when every test passes)."""
+    problems = []
+    for nb in _notebooks(course / "source" / assignment):
+        out = nbgrader("validate", str(nb), course=course, check=False)
+        if "Success! Your notebook passes all the tests." not in out.stdout:
+            problems.append(f"{nb.name}:\n{out.stdout}{out.stderr}"[-4000:])
+    return "\n".join(problems)
+
+
+def validate_release(assignment: str, course: Path = COURSE) -> str:
+    """``nbgrader validate --invert`` each student version; return what passed ('' when all fail)."""
+    problems = []
+    for nb in _notebooks(course / "release" / assignment):
+        out = nbgrader("validate", "--invert", str(nb), course=course, check=False)
+        if "Success! The notebook does not pass any tests." not in out.stdout:
+            problems.append(f"{nb.name}:\n{out.stdout}{out.stderr}"[-4000:])
+    return "\n".join(problems)
 
 
 def _same_tree(a: Path, b: Path) -> list[str]:

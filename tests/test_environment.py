@@ -7,11 +7,19 @@ import yaml
 from course_helpers import ROOT
 
 CONDA_ONLY = {"python", "pip", "c-compiler"}
+# pip extras that conda ships as packages of their own; other extras (psycopg[binary]: a
+# prebuilt wheel) have no conda counterpart
+EXTRA_PACKAGES = {("dask", "distributed"): "distributed"}
 
 
 def _split(spec: str) -> tuple[str, str]:
-    m = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", spec)
+    m = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(?:\[[^\]]*\])?\s*(.*)", spec)
     return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
+
+
+def _extras(spec: str) -> list[str]:
+    m = re.match(r"\s*[A-Za-z0-9_.\-]+\s*\[([^\]]*)\]", spec)
+    return [e.strip() for e in m.group(1).split(",")] if m else []
 
 
 def _pyproject() -> dict:
@@ -19,7 +27,11 @@ def _pyproject() -> dict:
     specs = list(data["build-system"]["requires"]) + list(data["project"]["dependencies"])
     for extra in data["project"]["optional-dependencies"].values():
         specs += extra
-    return dict(_split(s) for s in specs)
+    deps = dict(_split(s) for s in specs)
+    for s in specs:
+        name, version = _split(s)
+        deps.update({EXTRA_PACKAGES[(name, e)]: version for e in _extras(s) if (name, e) in EXTRA_PACKAGES})
+    return deps
 
 
 def _environment() -> dict:
