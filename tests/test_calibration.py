@@ -544,3 +544,15 @@ def test_bad_histogram_arguments():
         kl_divergences([0, 0, 0], 2)
     with pytest.raises(ValueError, match=r"levels must be a positive integer"):
         kl_divergences([1, 2], 0)
+
+
+def test_entropy_candidates_start_at_128_bins_at_low_bit_widths():
+    # One weight row of the course MLP (64 values) gives a sparse histogram.  With candidates
+    # starting at L = 8 bins (4 bits), a threshold of a few bins reaches KL = 0 and clips almost
+    # every weight (it picked 0.005 against max|w| = 0.92); TensorRT's candidates start at bin
+    # 128, so the threshold is at least 128/2048 of max|w|.
+    from quantref.calibration import EntropyObserver
+    from quantref.zoo import pretrained_mlp
+    w = pretrained_mlp().layers[0][0][1]
+    lo, hi = EntropyObserver(bits=4).update(w).range()
+    assert hi >= 128 / 2048 * np.abs(w).max()

@@ -222,3 +222,13 @@ def test_fake_quantize_passes_granularity_and_rounding():
         code = min(max(int(np.floor(x[i, j] / sc)) + zz, -32), 31)    # 6-bit signed grid
         exp[i, j] = sc * (code - zz)
     np.testing.assert_array_equal(fq, exp)
+
+
+def test_scalar_zero_point_serves_every_channel():
+    # symmetric per-channel: one zero point (0) for all channels; codes by hand:
+    # row 0 scale 0.5: [1.0, -1.0] -> [2, -2]; row 1 scale 0.25: [0.5, 0.25] -> [2, 1]
+    w = np.array([[1.0, -1.0], [0.5, 0.25]])
+    scales = np.array([0.5, 0.25])
+    q = quantize(w, scales, 0, 8, signed=True, axis=0)
+    np.testing.assert_array_equal(q, np.array([[2, -2], [2, 1]], dtype=np.int8))
+    np.testing.assert_array_equal(dequantize(q, scales, 0, axis=0), w)

@@ -55,6 +55,10 @@ def _xlogx(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0)
 
 
+#: The smallest candidate threshold, in bins, that the observer considers (TensorRT: 128).
+MIN_CANDIDATE_BINS = 128
+
+
 def kl_divergences(counts, levels: int, start=None) -> tuple[np.ndarray, np.ndarray]:
     """KL(P || Q) of every candidate ``i`` (the module docstring's procedure), vectorised.
 
@@ -147,6 +151,11 @@ class EntropyObserver(HistogramObserver):
         super().__init__(bits, axis=axis, unsigned=unsigned, n_bins=n_bins)
         self.progress = progress
 
+    def _start(self, bits, channel: int) -> int:
+        # TensorRT's candidates start at 128 bins whatever the bit width: on a sparse histogram a
+        # threshold of a few bins can reach KL = 0 while clipping almost everything
+        return min(max(self.levels(bits, channel), MIN_CANDIDATE_BINS), self.hist.n_bins)
+
     def levels(self, bits=None, channel: int = 0) -> int:
         bits = self.bits if bits is None else bits
         return 1 << (bits - 1 + int(bool(self.is_unsigned()[channel])))
@@ -154,7 +163,7 @@ class EntropyObserver(HistogramObserver):
     def divergences(self, bits=None, channel: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(thresholds, KL)`` for one channel, for plotting."""
         self._require_data("divergences")
-        i, kl = kl_divergences(self.hist.counts[channel], self.levels(bits, channel))
+        i, kl = kl_divergences(self.hist.counts[channel], self.levels(bits, channel), self._start(bits, channel))
         return i * self.hist.top[channel] / self.hist.n_bins, kl
 
     def _amax(self, bits: int) -> np.ndarray:
@@ -162,7 +171,7 @@ class EntropyObserver(HistogramObserver):
         for c in tqdm(range(out.size), desc="entropy calibration", disable=not self.progress or out.size < 2):
             if out[c] == 0:
                 continue
-            i, kl = kl_divergences(self.hist.counts[c], self.levels(bits, c))
+            i, kl = kl_divergences(self.hist.counts[c], self.levels(bits, c), self._start(bits, c))
             best = i[np.flatnonzero(kl <= kl.min() + 1e-12)].max()
             out[c] = best * self.hist.top[c] / self.hist.n_bins
         return out

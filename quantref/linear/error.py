@@ -43,7 +43,8 @@ def clipping_mask(x, scale, zero_point, bits: int = 8, *, signed: bool = False, 
     qmin, qmax = integer_grid(bits, signed=signed, narrow_range=narrow_range)
     x = as_float_array(x, "x")
     s = broadcast_param(check_scale(scale), "scale", x.shape, axis, group_size)
-    z = broadcast_param(check_zero_point(zero_point, qmin, qmax), "zero_point", x.shape, axis, group_size)
+    z = broadcast_param(check_zero_point(zero_point, qmin, qmax), "zero_point", x.shape, axis, group_size,
+                         allow_scalar=True)
     unclipped = round_to_integer(x / s, "nearest") + z
     return (unclipped < qmin) | (unclipped > qmax)
 

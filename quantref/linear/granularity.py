@@ -47,9 +47,16 @@ def param_shape(x_shape: tuple, axis=None, group_size=None) -> tuple:
     return tuple(n // g if d == axis else n for d, n in enumerate(x_shape))
 
 
-def broadcast_param(param: np.ndarray, name: str, x_shape: tuple, axis=None, group_size=None) -> np.ndarray:
-    """Expand a per-tensor/channel/group parameter so that it broadcasts against ``x``."""
+def broadcast_param(param: np.ndarray, name: str, x_shape: tuple, axis=None, group_size=None,
+                    allow_scalar: bool = False) -> np.ndarray:
+    """Expand a per-tensor/channel/group parameter so that it broadcasts against ``x``.
+
+    ``allow_scalar`` lets one value stand for every channel or group (a zero point of 0 for
+    symmetric per-channel quantization, say).
+    """
     expected = param_shape(x_shape, axis, group_size)
+    if allow_scalar and param.ndim == 0:
+        param = np.full(expected, param, dtype=param.dtype)
     if param.shape != expected:
         how = ("a scalar (per tensor, axis=None)" if axis is None else
                f"shape {expected} (one per channel along axis {axis})" if group_size is None else

@@ -28,7 +28,8 @@ def quantize(x, scale, zero_point, bits: int = 8, *, signed: bool = False, narro
         Real values, finite.
     scale, zero_point : scalar or ndarray
         Quantizer parameters, scalars per tensor or arrays per channel/group (see
-        :mod:`quantref.linear.granularity`); ``zero_point`` must lie in the grid.
+        :mod:`quantref.linear.granularity`); ``zero_point`` must lie in the grid, and a
+        scalar zero point serves every channel or group.
     bits : int
         Bit width, 2 to 16.  The default grid is unsigned, ``[0, 2^b - 1]``.
     signed, narrow_range : bool
@@ -67,7 +68,8 @@ def quantize(x, scale, zero_point, bits: int = 8, *, signed: bool = False, narro
     qmin, qmax = integer_grid(bits, signed=signed, narrow_range=narrow_range)
     x = as_float_array(x, "x")
     s = broadcast_param(check_scale(scale), "scale", x.shape, axis, group_size)
-    z = broadcast_param(check_zero_point(zero_point, qmin, qmax), "zero_point", x.shape, axis, group_size)
+    z = broadcast_param(check_zero_point(zero_point, qmin, qmax), "zero_point", x.shape, axis, group_size,
+                         allow_scalar=True)
     q = round_to_integer(x / s, rounding, rng) + z
     return np.clip(q, qmin, qmax).astype(storage_dtype(bits, signed))
 
@@ -89,7 +91,8 @@ def dequantize(q, scale, zero_point, axis=None, group_size=None) -> np.ndarray:
             f"if you hold integer values in floats, convert with q.astype(np.int64)."
         )
     s = broadcast_param(check_scale(scale), "scale", q.shape, axis, group_size)
-    z = broadcast_param(check_zero_point(zero_point, -(1 << 16), 1 << 16), "zero_point", q.shape, axis, group_size)
+    z = broadcast_param(check_zero_point(zero_point, -(1 << 16), 1 << 16), "zero_point", q.shape, axis, group_size,
+                         allow_scalar=True)
     return s * (q.astype(np.int64) - z)
 
 
