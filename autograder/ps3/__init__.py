@@ -158,7 +158,8 @@ def _compare_qat_run(got, expected: QATRun) -> str | None:
     need = expected.accuracy - QAT_TOLERANCE
     if accuracy < need:
         return (f"test accuracy of the fine-tuned network (W{expected.w_bits}A{expected.a_bits}) is "
-                f"{100 * accuracy:.1f} %; quantref's QAT with the same settings reaches {100 * expected.accuracy:.1f} %, "
+                f"{100 * accuracy:.1f} %; quantref's QAT with the same settings reaches "
+                f"{100 * expected.accuracy:.1f} %, "
                 f"so at least {100 * need:.1f} % is needed")
     return None
 
@@ -237,7 +238,8 @@ EXERCISES = {
     "update_minmax": Exercise("update_minmax", _ref_update_minmax, _compare_range, cases.update_minmax_cases,
                               mistakes.build(mistakes.update_minmax_wrong(), _compare_range)),
     "moving_average_update": Exercise("moving_average_update", _ref_moving_average, _compare_range,
-                                      cases.moving_average_cases, mistakes.build(mistakes.moving_average_wrong(), _compare_range)),
+                                      cases.moving_average_cases,
+                                      mistakes.build(mistakes.moving_average_wrong(), _compare_range)),
     "percentile_range": Exercise("percentile_range", _ref_percentile, _compare_range, cases.percentile_cases,
                                  mistakes.build(mistakes.percentile_wrong(), _compare_range)),
     "fake_quantize": Exercise("fake_quantize", _ref_fake_quantize, _compare_values, cases.fake_quantize_cases,

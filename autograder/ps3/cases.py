@@ -29,7 +29,8 @@ def _batch(rng, shape, loc=0.0, scale=1.0) -> np.ndarray:
 def update_minmax_cases(suite: str, seed: int) -> list:
     if suite == "visible":
         return [Case("first batch (no state yet)", dict(state=None, batch=np.array([0.5, -1.0, 2.0]))),
-                Case("a batch that reaches beyond the maximum", dict(state=(-1.0, 2.0), batch=np.array([0.0, 3.5, -0.5]))),
+                Case("a batch that reaches beyond the maximum",
+                     dict(state=(-1.0, 2.0), batch=np.array([0.0, 3.5, -0.5]))),
                 Case("a batch inside the range", dict(state=(-1.0, 3.5), batch=np.array([[0.1, -0.2], [1.0, 2.0]])))]
     rng = _rng(seed, 1)
     lo, hi = sorted(rng.normal(0, 2, size=2))
@@ -250,4 +251,5 @@ def qat_train_cases(suite: str, seed: int) -> list:
         return [Case("the digits MLP, W2A8, 2 epochs, seed 0", dict(base, w_bits=2, a_bits=8, epochs=2, seed=0))]
     s = 100 + 2 * seed
     return [Case("the digits MLP, W2A8, 3 epochs, another shuffle", dict(base, w_bits=2, a_bits=8, epochs=3, seed=s)),
-            Case("the digits MLP, W2A4, 3 epochs, another shuffle", dict(base, w_bits=2, a_bits=4, epochs=3, seed=s + 1))]
+            Case("the digits MLP, W2A4, 3 epochs, another shuffle",
+                 dict(base, w_bits=2, a_bits=4, epochs=3, seed=s + 1))]

@@ -50,7 +50,8 @@ def update_minmax_wrong() -> list:
         f("the range never changes after the first batch: combine the state with every new batch",
           rule(lambda st, lo, hi: tuple(st))),
         f("the range shrinks to the overlap of the state and the batch: the running minimum takes the smaller "
-          "value, min(rmin, batch.min()), and the maximum the larger", rule(lambda st, lo, hi: (max(st[0], lo), min(st[1], hi)))),
+          "value, min(rmin, batch.min()), and the maximum the larger",
+          rule(lambda st, lo, hi: (max(st[0], lo), min(st[1], hi)))),
         f("the batch extremes were averaged with the state (that is the moving-average observer of Exercise 2); "
           "the min/max observer keeps the extremes", rule(lambda st, lo, hi: ((st[0] + lo) / 2, (st[1] + hi) / 2))),
         f("the range was widened to contain 0; the observer reports the data's own range, and the qparams widen it",

@@ -1,0 +1,170 @@
+"""The problem-set-3 checks pass a correct solution and fail every kept wrong implementation.
+
+The correct solution is the one in the instructor's source notebook (extracted from its
+solution cells), so the checks are tested against exactly what students are graded on.
+Each wrong implementation in ``tests/fixtures/ps3_wrong`` must fail its check with a message
+that names its mistake; a function that calls quantref must fail too.  The QAT run is checked
+by accuracy: a correct loop must pass with every shuffle, one that does not learn must fail.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import CheckFailed, ps3
+from autograder.ps3 import mistakes
+from course_helpers import FIXTURES, solution_namespace
+
+WRONG = sorted((FIXTURES / "ps3_wrong").glob("*.py"))
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"wrong_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def solution():
+    # the notebook's ungraded PTQ-versus-QAT cell runs one short configuration under nbgrader
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NBGRADER_EXECUTION", "validate")
+        return solution_namespace("ps3_ptq_qat")
+
+
+@pytest.mark.parametrize("name", sorted(ps3.EXERCISES))
+@pytest.mark.parametrize("suite", ["visible", "hidden"])
+def test_solution_passes(solution, name, suite, capsys):
+    n = ps3.run_check(ps3.EXERCISES[name], solution[name], suite)
+    minimum = {"qat_step": (2, 8), "qat_train": (1, 2)}.get(name, (3, 9))
+    assert n >= minimum[suite == "hidden"]
+    assert f"all {n} {suite} cases passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
+    for name, exercise in ps3.EXERCISES.items():
+        ps3.run_check(exercise, solution[name], "hidden", seed)
+
+
+def test_at_least_five_kept_wrong_implementations_per_assignment():
+    modules = [_load(p) for p in WRONG]
+    assert len(WRONG) >= 5
+    assert {m.EXERCISE for m in modules} == set(ps3.EXERCISES), "every exercise needs a kept wrong implementation"
+    assert sum(getattr(m, "NBGRADER", False) for m in modules) >= 5
+
+
+@pytest.mark.parametrize("path", WRONG, ids=[p.stem for p in WRONG])
+def test_wrong_implementation_fails_and_is_named(path):
+    module = _load(path)
+    func = getattr(module, module.EXERCISE)
+    with pytest.raises(CheckFailed) as info:
+        ps3.run_check(ps3.EXERCISES[module.EXERCISE], func, "hidden")
+    assert module.DIAGNOSIS in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("exercise", sorted(mistakes.WRONG))
+def test_every_named_mistake_is_caught_and_named_by_the_hidden_cases(exercise):
+    for label, wrong in mistakes.WRONG[exercise]():
+        with pytest.raises(CheckFailed) as info:
+            ps3.run_check(ps3.EXERCISES[exercise], wrong, "hidden")
+        assert label in str(info.value), (exercise, label, str(info.value))
+
+
+def test_the_two_ste_rules_are_told_apart(solution):
+    """PyTorch's rounded-value mask is asked for; NVIDIA's real-range mask is named as a mistake."""
+    args = dict(grad=np.ones(4), x=np.array([-2.5, -2.4, 1.4, 1.5]), scale=1.0, zero_point=0, qmin=-2, qmax=1)
+    assert solution["ste_backward"](**args).tolist() == [1.0, 1.0, 1.0, 0.0]
+    module = _load(FIXTURES / "ps3_wrong" / "ste_real_range_mask.py")
+    assert module.ste_backward(**args).tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_qat_run_passes_with_every_shuffle_and_fails_without_learning(solution):
+    """The accuracy tolerance: a correct loop passes with several seeds, a zero or uphill gradient fails."""
+    exercise = ps3.EXERCISES["qat_train"]
+    qat_step = solution["qat_step"]
+
+    def with_step(step):
+        namespace = dict(solution, qat_step=step)
+        return type(solution["qat_train"])(solution["qat_train"].__code__, namespace)
+
+    def zero_step(*args):
+        loss, grads, ranges = qat_step(*args)
+        return loss, [(0 * dw, 0 * db) for dw, db in grads], ranges
+
+    def float32_step(layers, act_ranges, x, y, w_bits, a_bits, c):
+        narrow = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
+        loss, grads, ranges = qat_step(narrow, act_ranges, x.astype(np.float32), y, w_bits, a_bits, c)
+        return loss, [(dw.astype(np.float64), db.astype(np.float64)) for dw, db in grads], ranges
+
+    for seed in (3, 4, 5):
+        ps3.run_check(exercise, solution["qat_train"], "hidden", seed)
+    ps3.run_check(exercise, with_step(float32_step), "hidden", 6)     # a float32 step stays within tolerance
+    with pytest.raises(CheckFailed, match="the weights never changed"):
+        ps3.run_check(exercise, with_step(zero_step), "hidden")
+
+
+def test_a_function_that_calls_quantref_gets_no_credit():
+    from quantref.calibration import MinMaxObserver
+
+    def update_minmax(state, batch):
+        obs = MinMaxObserver()
+        if state is not None:
+            obs.update(np.array(state))
+        return obs.update(batch).range()
+    with pytest.raises(CheckFailed, match="calls the reference library"):
+        ps3.check_update_minmax(update_minmax)
+
+    def ste_backward(grad, x, scale, zero_point, qmin, qmax):
+        import quantref.qat as qat
+        return grad * qat.ste_mask(x, np.ravel(scale)[0], np.ravel(zero_point)[0], qmin, qmax)
+    with pytest.raises(CheckFailed, match="calls the reference library"):
+        ps3.check_ste_backward(ste_backward, suite="hidden")
+
+
+def test_hidden_feedback_does_not_reveal_inputs():
+    module = _load(FIXTURES / "ps3_wrong" / "fake_quantize_no_zero_point.py")
+    with pytest.raises(CheckFailed) as info:
+        ps3.check_fake_quantize(module.fake_quantize, suite="hidden")
+    message = str(info.value)
+    assert "hidden case" in message and "x=" not in message and "scale=" not in message
+
+
+def test_visible_feedback_shows_the_failing_input():
+    module = _load(FIXTURES / "ps3_wrong" / "moving_average_wrong_sign.py")
+    with pytest.raises(CheckFailed) as info:
+        ps3.check_moving_average_update(module.moving_average_update)
+    assert "batch=array(" in str(info.value) and "c=" in str(info.value)
+
+
+def test_malformed_results_are_explained(solution):
+    def qat_step(**kwargs):
+        loss, grads, ranges = solution["qat_step"](**kwargs)
+        return loss, grads[:1], ranges
+    with pytest.raises(CheckFailed, match=r"grads: expected a list of 2 pairs"):
+        ps3.check_qat_step(qat_step)
+
+    def qat_train(layers, x, y, w_bits, a_bits, epochs, batch_size, lr, c, seed):
+        return layers, [(None, None)] * len(layers)
+    with pytest.raises(CheckFailed, match=r"still \(None, None\)"):
+        ps3.check_qat_train(qat_train)
+
+
+def test_not_implemented_is_reported_as_such():
+    def percentile_range(x, p):
+        raise NotImplementedError()
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        ps3.check_percentile_range(percentile_range)
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        ps3.require("percentile_range", percentile_range)
+
+
+def test_errors_in_student_code_become_messages():
+    def update_minmax(state, batch):
+        return state[0], state[1]          # fails on the first batch, where state is None
+    with pytest.raises(CheckFailed, match="TypeError"):
+        ps3.check_update_minmax(update_minmax)

@@ -1,0 +1,163 @@
+"""The problem-set-4 checks pass a correct solution and fail every kept wrong implementation.
+
+The correct solution is the one in the instructor's source notebook (extracted from its
+solution cells), so the checks are tested against exactly what students are graded on.
+Each wrong implementation in ``tests/fixtures/ps4_wrong`` must fail its check with a message
+that names its mistake; a function that calls quantref must fail too.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import CheckFailed, ps4
+from autograder.ps4 import mistakes
+from course_helpers import FIXTURES, solution_namespace
+
+WRONG = sorted((FIXTURES / "ps4_wrong").glob("*.py"))
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"wrong_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def solution():
+    return solution_namespace("ps4_llm_outliers")
+
+
+@pytest.mark.parametrize("name", sorted(ps4.EXERCISES))
+@pytest.mark.parametrize("suite", ["visible", "hidden"])
+def test_solution_passes(solution, name, suite, capsys):
+    n = ps4.run_check(ps4.EXERCISES[name], solution[name], suite)
+    assert n >= (2 if suite == "visible" else 9)
+    assert f"all {n} {suite} cases passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
+    for name, exercise in ps4.EXERCISES.items():
+        ps4.run_check(exercise, solution[name], "hidden", seed)
+
+
+def test_at_least_five_kept_wrong_implementations_per_assignment():
+    modules = [_load(p) for p in WRONG]
+    assert len(WRONG) >= 5
+    assert {m.EXERCISE for m in modules} == set(ps4.EXERCISES), "every exercise needs a kept wrong implementation"
+    assert sum(getattr(m, "NBGRADER", False) for m in modules) >= 5
+
+
+@pytest.mark.parametrize("path", WRONG, ids=[p.stem for p in WRONG])
+def test_wrong_implementation_fails_and_is_named(path):
+    module = _load(path)
+    func = getattr(module, module.EXERCISE)
+    with pytest.raises(CheckFailed) as info:
+        ps4.run_check(ps4.EXERCISES[module.EXERCISE], func, "hidden")
+    assert module.DIAGNOSIS in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("exercise", sorted(mistakes.WRONG))
+def test_every_named_mistake_is_caught_by_the_hidden_cases(exercise):
+    """Each wrong implementation fails; it is named, or (an axis mixed up) its shape error is reported."""
+    for label, wrong in mistakes.WRONG[exercise]():
+        with pytest.raises(CheckFailed) as info:
+            ps4.run_check(ps4.EXERCISES[exercise], wrong, "hidden")
+        message = str(info.value)
+        if any(name in label for name in mistakes.SHAPE_ERRORS):
+            assert label in message or "raised ValueError" in message, (exercise, label, message)
+        else:
+            assert label in message, (exercise, label, message)
+
+
+def test_axis_mistakes_are_named_on_square_inputs():
+    """Where the shapes agree, a reduction over the wrong axis is named instead of erroring."""
+    x = np.random.default_rng(0).normal(0, 1, size=(4, 4)) * [1, 10, 0.1, 3]
+    w = np.random.default_rng(1).normal(0, 1, size=(4, 4)) * [[1], [10], [0.1], [3]]
+    for exercise, label in (("smoothing_factors", mistakes.FACTOR_VARIANTS[2][0]),
+                            ("smoothing_factors", mistakes.FACTOR_VARIANTS[3][0])):
+        wrong = dict(mistakes.WRONG[exercise]())[label]
+        produced = wrong(x=x, w=w, alpha=0.5)
+        matched = [m.name for m in ps4.EXERCISES[exercise].mistakes
+                   if m.matches(produced, dict(x=x, w=w, alpha=0.5), None)]
+        assert label in matched
+
+
+def test_llm_int8_integer_part_is_exact(solution):
+    """The int8 part is compared exactly, as int64, against quantref's int32 product."""
+    from quantref.llm import llm_int8_decompose, synthetic_layer
+    layer = synthetic_layer(tokens=8, in_features=2048, out_features=4, n_outliers=3, seed=5)
+    acc, _ = solution["llm_int8"](layer.x, layer.w)
+    reference = llm_int8_decompose(layer.x, layer.w).int_product
+    assert np.array_equal(np.asarray(acc, dtype=np.int64), reference.astype(np.int64))
+    assert np.abs(reference.astype(np.int64)).max() > 2 ** 15      # beyond what int16 holds
+
+
+def test_a_function_that_calls_quantref_gets_no_credit():
+    from quantref.llm import outlier_columns as reference
+
+    def outlier_columns(x, threshold=6.0):
+        return reference(x, threshold)
+    with pytest.raises(CheckFailed, match="calls the reference library"):
+        ps4.check_outlier_columns(outlier_columns)
+
+    def smooth(x, w, alpha=0.5):
+        import quantref.llm as llm
+        return llm.smooth(x, w, alpha)[:2]
+    with pytest.raises(CheckFailed, match="calls the reference library"):
+        ps4.check_smooth(smooth, suite="hidden")
+
+
+def test_hidden_feedback_does_not_reveal_inputs():
+    module = _load(FIXTURES / "ps4_wrong" / "outliers_strict_threshold.py")
+    with pytest.raises(CheckFailed) as info:
+        ps4.check_outlier_columns(module.outlier_columns, suite="hidden")
+    message = str(info.value)
+    assert "hidden case" in message and "x=" not in message and "threshold=" not in message
+
+
+def test_visible_feedback_shows_the_failing_input():
+    module = _load(FIXTURES / "ps4_wrong" / "smoothing_exponents_swapped.py")
+    with pytest.raises(CheckFailed) as info:
+        ps4.check_smoothing_factors(module.smoothing_factors)
+    assert "x=array(" in str(info.value) and "alpha=" in str(info.value)
+
+
+def test_wrong_types_are_explained(solution):
+    def quantize_rows(v):
+        codes, scales = solution["quantize_rows"](v)
+        return codes.astype(np.int64), scales
+    with pytest.raises(CheckFailed, match=r"codes: dtype int64, expected int8"):
+        ps4.check_quantize_rows(quantize_rows)
+
+    def llm_int8(x, w, threshold=6.0):
+        acc, y = solution["llm_int8"](x, w, threshold)
+        return acc.astype(np.float64), y
+    with pytest.raises(CheckFailed, match=r"the int8 part: expected integers"):
+        ps4.check_llm_int8(llm_int8)
+
+    def outlier_columns(x, threshold=6.0):
+        return np.where(np.any(np.abs(x) >= threshold, axis=0))
+    with pytest.raises(CheckFailed, match=r"what np.where returns"):
+        ps4.check_outlier_columns(outlier_columns)
+
+
+def test_not_implemented_is_reported_as_such():
+    def relative_error(y, x, w):
+        raise NotImplementedError()
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        ps4.check_relative_error(relative_error)
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        ps4.require("relative_error", relative_error)
+
+
+def test_errors_in_student_code_become_messages():
+    def smoothing_factors(x, w, alpha=0.5):
+        return np.abs(x).max(axis=0) ** alpha / np.abs(w).max(axis=1) ** (1 - alpha)
+    with pytest.raises(CheckFailed, match="ValueError"):
+        ps4.check_smoothing_factors(smoothing_factors)
