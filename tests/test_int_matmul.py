@@ -331,3 +331,18 @@ def test_missing_extension_falls_back_and_warns_once(monkeypatch):
         warnings.simplefilter("always")
         int_matmul(a, b, -5, zb)
     assert not [w for w in rec if issubclass(w.category, BackendWarning)]
+
+
+@pytest.mark.skipif(not compiled_available(), reason=NO_EXTENSION)
+@pytest.mark.parametrize("da, db", [(np.uint8, np.int8), (np.int8, np.int8), (np.uint8, np.uint8), (np.int8, np.uint8)])
+def test_plain_loop_kernel_is_exact(da, db):
+    # int_matmul uses the blocked kernel when built; the plain triple loop stays the readable
+    # reference and must agree with the int64 definition too
+    from quantref.kernels import _int_matmul
+    rng = np.random.default_rng(7)
+    for M, K, N in [(1, 1, 1), (3, 17, 5), (16, 64, 9), (0, 4, 3)]:
+        a = rng.integers(np.iinfo(da).min, np.iinfo(da).max + 1, size=(M, K)).astype(da)
+        b = rng.integers(np.iinfo(db).min, np.iinfo(db).max + 1, size=(K, N)).astype(db)
+        out = np.empty((M, N), dtype=np.int32)
+        _int_matmul.matmul_core(a, np.ascontiguousarray(b.T), out)
+        np.testing.assert_array_equal(out, a.astype(np.int64) @ b.astype(np.int64))

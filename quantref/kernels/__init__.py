@@ -1,8 +1,10 @@
 """Integer kernels: the zero-point-corrected int8 matmul.
 
-The arithmetic lives in a Cython extension (``_int_matmul.pyx``) with a pure-NumPy twin
-(``_numpy_backend.py``); :mod:`~quantref.kernels.int_matmul` checks every argument and picks the
-backend (:mod:`~quantref.kernels.backend`).
+The arithmetic lives in Cython extensions with a pure-NumPy twin (``_numpy_backend.py``):
+``_int_matmul.pyx`` is the readable triple loop, ``_gemm.pyx`` the optimisation ladder (naive,
+packed, register-blocked, cache-blocked, threaded) whose top rung ``int_matmul`` uses when it is
+built.  :mod:`~quantref.kernels.int_matmul` checks every argument and picks the backend
+(:mod:`~quantref.kernels.backend`).
 """
 from .backend import BackendWarning, backend_name, compiled_available, get_backend
 from .int_matmul import IntMatmulTerms, int_matmul, int_matmul_terms, max_safe_k

@@ -25,7 +25,12 @@ _warned = False
 
 
 def _compiled() -> ModuleType:
-    return importlib.import_module("quantref.kernels._int_matmul")
+    # the blocked, threaded kernel (_gemm.pyx) when built; the plain loop (_int_matmul.pyx),
+    # the readable reference, otherwise
+    try:
+        return importlib.import_module("quantref.kernels._gemm")
+    except ImportError:
+        return importlib.import_module("quantref.kernels._int_matmul")
 
 
 def compiled_available() -> bool:
@@ -50,7 +55,7 @@ def get_backend(name: str | None = None) -> ModuleType:
         return _compiled()
     except ImportError as exc:
         if name == "cython":
-            raise ImportError(f"the compiled extension quantref.kernels._int_matmul is not built; {FIX}.") from exc
+            raise ImportError(f"the compiled extensions quantref.kernels._gemm / _int_matmul are not built; {FIX}.") from exc
         if not _warned:
             _warned = True
             warnings.warn(f"quantref's compiled kernels are not built, so it runs on the NumPy backend "
