@@ -82,6 +82,27 @@ if not _truthy("QUANTREF_NO_EXTENSION"):
                 define_macros=macros,
                 optional=True,
             ),
+            Extension(
+                "quantref.codebook._lut",
+                ["quantref/codebook/_lut.pyx"],
+                depends=["quantref/codebook/_lut_helper.h"],
+                include_dirs=[np.get_include()],
+                extra_compile_args=gemm_compile,
+                extra_link_args=gemm_link,
+                define_macros=macros,
+                optional=True,
+            ),
+            Extension(
+                "quantref.pq._pq",
+                ["quantref/pq/_pq.pyx"],
+                depends=["quantref/pq/_fastscan_helper.h"],
+                include_dirs=[np.get_include()],
+                # no fused multiply-add: float sums follow the source order, like the NumPy twin
+                extra_compile_args=gemm_compile + ["-ffp-contract=off"],
+                extra_link_args=gemm_link,
+                define_macros=macros,
+                optional=True,
+            ),
         ],
         compiler_directives={"language_level": "3"},
     )
