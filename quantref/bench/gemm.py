@@ -3,7 +3,7 @@
 ``python -m quantref.bench gemm [--quick] [--threads 1,2]``
 
 For every shape (M x K times K x N) and thread count it prints, from one run, medians of
-alternating repeats (see ``_paired``) of
+repeats (back-to-back calls in alternating blocks, see ``_paired``) of
 
 * ours: the top rung ``core_threaded`` on ``uint8 x int8`` codes, ``num_threads`` threads;
 * NumPy float32 ``@`` (OpenBLAS/MKL, threads pinned with threadpoolctl);
@@ -57,31 +57,33 @@ _SETTLE_BLAS = 0.3   # seconds for OpenBLAS's idle threads to stop spinning
 _SETTLE_OMP = 0.05   # and libgomp's
 
 
-def _paired(numpy_fn, ours_fn, reps, settle):
-    """Warm both up, then time them alternately, ``reps`` times each (NumPy first).
+def _paired(numpy_fn, ours_fn, reps, settle, rounds=3):
+    """Time NumPy and ours in alternating blocks of back-to-back calls; ``reps`` calls each.
 
-    With ``settle`` (several threads) each call is followed by a pause: idle worker threads
-    spin for a while after a call (OpenBLAS ~2^28 cycles, libgomp ~300k spins) and would steal
-    the second core from the other library's next call.
+    Each block starts with an untimed warm-up call, then times its share of the ``reps`` calls
+    back to back: that is the steady state of a loop calling the kernel, with worker threads
+    awake (an OpenMP or BLAS thread woken from sleep on an idle virtual CPU can take ~8 ms to
+    show up).  With ``settle`` (several threads) each block is followed by a pause: idle worker
+    threads keep spinning for a while after a call (OpenBLAS ~2^28 cycles, libgomp ~300k spins)
+    and would steal the second core from the other library.  Alternating ``rounds`` blocks per
+    library spreads slow drifts of a shared machine over both.
     """
-    numpy_fn()
-    ours_fn()
     t_np, t_ours = [], []
-    for _ in range(reps):
-        t_np.append(_time_once(numpy_fn))
-        if settle:
-            time.sleep(_SETTLE_BLAS)
-        t_ours.append(_time_once(ours_fn))
-        if settle:
-            time.sleep(_SETTLE_OMP)
+    for r in range(rounds):
+        share = reps // rounds + (1 if r < reps % rounds else 0)
+        for fn, times, pause in ((numpy_fn, t_np, _SETTLE_BLAS), (ours_fn, t_ours, _SETTLE_OMP)):
+            fn()
+            times.extend(_time_once(fn) for _ in range(share))
+            if settle:
+                time.sleep(pause)
     return t_np, t_ours
 
 
 def _repeats(M, K, N, quick):
     work = 2.0 * M * N * K
     if quick:
-        return 5
-    return 5 if work > 4e9 else 9 if work > 5e8 else 15
+        return 6
+    return 6 if work > 4e9 else 9 if work > 5e8 else 15
 
 
 def _cpu_model():
@@ -199,8 +201,8 @@ def run(quick=False, threads=(1, 2), ladder=True) -> int:
 
     print("\nTop rung (core_threaded, uint8 x int8, default form) vs NumPy; medians of repeats.")
     print("Every result of ours was checked bit for bit against the int64 reference first.")
-    print("NumPy and ours are timed alternately; with 2+ threads each call is followed by a pause so that")
-    print("idle spinning worker threads of one library do not slow the other.")
+    print("NumPy and ours run in 3 alternating blocks of back-to-back calls each (warm-up call untimed); with")
+    print("2+ threads a pause follows each block so idle spinning worker threads do not slow the other library.")
     header = (f"{'M x K x N':<16} {'thr':>3} {'ours GOP/s':>11} {'f32 GOP/s':>10} {'x f32':>7} "
               f"{'x int32':>8} " + (f"{'x i32@1k':>9} " if int32_big else "") + f"{'reps':>5}  target")
     print(header)
