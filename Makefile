@@ -18,11 +18,11 @@ PYTEST_ARGS ?=
 
 .PHONY: install lab test generate check-generated bench clean
 
-$(STAMP): pyproject.toml setup.py $(wildcard quantref/kernels/*.pyx)
+$(STAMP): pyproject.toml setup.py $(wildcard quantref/*/*.pyx quantref/*/*.h)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version.split()[0]'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[course,test]"
+	$(BIN)/python -m pip install --quiet -e ".[course,test,site]"
 	@$(BIN)/python -c 'import quantref.kernels as k; print("quantref kernels:", "compiled (Cython)" if k.compiled_available() else "NumPy fallback (no C compiler?)")'
 	@touch $(STAMP)
 
@@ -43,6 +43,7 @@ check-generated: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m quantref.bench gemm
+	$(BIN)/python -m quantref.bench pq
 
 clean:
-	rm -rf $(VENV) build *.egg-info quantref/kernels/*.so quantref/kernels/*.c
+	rm -rf $(VENV) build *.egg-info quantref/*/*.so quantref/*/_*.c
