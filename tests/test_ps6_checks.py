@@ -1,0 +1,208 @@
+"""The problem-set-6 checks pass a correct solution and fail every kept wrong implementation.
+
+The correct solution is the one in the instructor's source notebook (extracted from its
+solution cells), so the checks are tested against exactly what students are graded on.
+Each wrong implementation in ``tests/fixtures/ps6_wrong`` must fail its check with a message
+that names its mistake; a function that calls quantref must fail too.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import CheckFailed, ps6
+from autograder.ps6 import cases, mistakes
+from course_helpers import FIXTURES, solution_namespace
+
+WRONG = sorted((FIXTURES / "ps6_wrong").glob("*.py"))
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"wrong_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def solution():
+    return solution_namespace("ps6_product_quantization")
+
+
+@pytest.mark.parametrize("name", sorted(ps6.EXERCISES))
+@pytest.mark.parametrize("suite", ["visible", "hidden"])
+def test_solution_passes(solution, name, suite, capsys):
+    n = ps6.grade(name, solution[name], suite)
+    assert n >= (2 if suite == "visible" else 9)
+    assert f"all {n} {suite} cases passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
+    for name in ps6.EXERCISES:
+        ps6.grade(name, solution[name], "hidden", seed)
+
+
+def test_at_least_ten_kept_wrong_implementations():
+    modules = [_load(p) for p in WRONG]
+    assert len(WRONG) >= 10
+    assert {m.EXERCISE for m in modules} == set(ps6.EXERCISES), "every exercise needs a kept wrong implementation"
+    assert sum(getattr(m, "NBGRADER", False) for m in modules) >= 5
+
+
+@pytest.mark.parametrize("path", WRONG, ids=[p.stem for p in WRONG])
+def test_wrong_implementation_fails_and_is_named(path):
+    module = _load(path)
+    func = getattr(module, module.EXERCISE)
+    with pytest.raises(CheckFailed) as info:
+        ps6.grade(module.EXERCISE, func, "hidden")
+    assert module.DIAGNOSIS in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("exercise", sorted(mistakes.WRONG))
+def test_every_named_mistake_is_caught_by_the_hidden_cases(exercise):
+    """Each wrong implementation fails; it is named, or (a transposed index) its error is reported."""
+    for label, wrong in mistakes.WRONG[exercise]():
+        with pytest.raises(CheckFailed) as info:
+            ps6.grade(exercise, wrong, "hidden")
+        message = str(info.value)
+        if label in mistakes.SHAPE_ERRORS:
+            assert label in message or " raised " in message or "shape" in message, (exercise, label, message)
+        else:
+            assert label in message, (exercise, label, message)
+
+
+def test_transposed_layouts_are_named_on_square_inputs():
+    """Where the shapes agree (M = K, nq = N), a transposed table or result is named instead of erroring."""
+    rng = np.random.default_rng(0)
+    T = rng.integers(0, 256, size=(4, 4, 4)).astype(np.uint8)
+    codes = rng.integers(0, 4, size=(4, 4)).astype(np.uint8)
+    args = dict(tables=T, codes=codes)
+    exercise = ps6.EXERCISES["aggregate"]
+    expected = exercise.reference(**args)
+    for label in (mistakes.AGG_TRANSPOSED, "the table was indexed as T[j, k, m]"):
+        wrong = next(w for name, w in mistakes.aggregate_wrong() if name.startswith(label))
+        produced = wrong(**args)
+        assert exercise.compare(produced, expected) is not None
+        assert any(m.name.startswith(label) for m in exercise.mistakes if m.matches(produced, args, expected))
+    P = rng.normal(size=(4, 4, 2))
+    args = dict(Q=rng.normal(size=(3, 8)), prototypes=P, metric="ip")
+    tables = ps6.EXERCISES["build_tables"]
+    produced = dict(mistakes.tables_wrong())[mistakes.TABLES_TRANSPOSED](**args)
+    assert mistakes.TABLES_TRANSPOSED in [m.name for m in tables.mistakes
+                                           if m.matches(produced, args, tables.reference(**args))]
+
+
+def test_integer_sums_are_exact_and_beyond_uint8(solution):
+    """uint8 tables give exact integer sums, far above 255, compared exactly as int64."""
+    from quantref.pq import scan
+    rng = np.random.default_rng(3)
+    T = rng.integers(200, 256, size=(2, 64, 16)).astype(np.uint8)
+    codes = rng.integers(0, 16, size=(50, 64)).astype(np.uint8)
+    got = solution["aggregate"](T, codes)
+    reference = scan(codes, T).astype(np.int64)
+    assert np.issubdtype(np.asarray(got).dtype, np.integer)
+    assert np.array_equal(np.asarray(got, dtype=np.int64), reference)
+    assert reference.min() > 255 * 40                                       # far beyond what uint8 holds
+
+
+def test_training_data_avoid_near_ties_and_empty_clusters():
+    """The hidden training inputs are ones where float32 and float64 k-means take the same path."""
+    for seed in range(4):
+        for case in cases.train_cases("hidden", seed):
+            X, M, K = case.args["X"], case.args["M"], case.args["K"]
+            assert np.array_equal(X.astype(np.float32).astype(np.float64), X), case.label   # exact in float32
+            if X.shape[1] % M == 0:
+                d = X.shape[1] // M
+                assert all(cases._trajectory_is_safe(X[:, m * d:(m + 1) * d], K, case.args["niter"],
+                                                     case.args["seed"] + m) for m in range(M)), case.label
+
+
+def test_value_error_is_required_when_m_does_not_divide_d(solution):
+    message = None
+    try:
+        ps6.check_train_prototypes(_load(FIXTURES / "ps6_wrong" / "train_no_value_error.py").train_prototypes)
+    except CheckFailed as exc:
+        message = str(exc)
+    assert message and "must raise ValueError" in message and mistakes.TRAIN_NO_ERROR in message
+
+    def train_prototypes(X, M, K, niter=10, seed=0):
+        if M > 1:
+            raise ValueError("only one subspace, please")
+        return solution["train_prototypes"](X, M, K, niter, seed)
+    with pytest.raises(CheckFailed, match="raised ValueError .* although D is divisible by M"):
+        ps6.check_train_prototypes(train_prototypes)
+
+
+def test_a_function_that_calls_quantref_gets_no_credit():
+    from quantref.pq import quantize_tables as reference
+
+    def quantize_tables(tables):
+        qt = reference(tables)
+        return qt.tables, qt.offsets, qt.scale
+    with pytest.raises(CheckFailed, match="calls the reference library"):
+        ps6.check_quantize_tables(quantize_tables)
+
+    def aggregate(tables, codes):
+        import quantref.pq as pq
+        return pq.scan(codes, tables)
+    with pytest.raises(CheckFailed, match="calls the reference library"):
+        ps6.check_aggregate(aggregate, suite="hidden")
+
+
+def test_hidden_feedback_does_not_reveal_inputs():
+    module = _load(FIXTURES / "ps6_wrong" / "encode_argmax.py")
+    with pytest.raises(CheckFailed) as info:
+        ps6.check_encode(module.encode, suite="hidden")
+    message = str(info.value)
+    assert "hidden case" in message and "X=" not in message and "prototypes=" not in message
+
+
+def test_visible_feedback_shows_the_failing_input():
+    module = _load(FIXTURES / "ps6_wrong" / "tables_sqrt_distance.py")
+    with pytest.raises(CheckFailed) as info:
+        ps6.check_build_tables(module.build_tables)
+    assert "Q=array(" in str(info.value) and "metric='l2'" in str(info.value)
+
+
+def test_wrong_types_are_explained(solution):
+    def encode(X, prototypes):
+        return solution["encode"](X, prototypes).astype(np.int64)
+    with pytest.raises(CheckFailed, match=r"dtype int64, expected uint8"):
+        ps6.check_encode(encode)
+
+    def aggregate(tables, codes):
+        return solution["aggregate"](tables, codes).astype(np.float64)
+    with pytest.raises(CheckFailed, match=r"expected integers for uint8 tables"):
+        ps6.check_aggregate(aggregate)
+
+    def quantize_tables(tables):
+        q, offsets, scale = solution["quantize_tables"](tables)
+        return q, offsets, scale[:, None, None]
+    with pytest.raises(CheckFailed, match=r"scale: shape"):
+        ps6.check_quantize_tables(quantize_tables)
+
+
+def test_not_implemented_is_reported_as_such():
+    def train_prototypes(X, M, K, niter=10, seed=0):
+        raise NotImplementedError()
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        ps6.check_train_prototypes(train_prototypes)
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        ps6.require("train_prototypes", train_prototypes)
+
+
+def test_errors_in_student_code_become_messages():
+    def build_tables(Q, prototypes, metric="ip"):
+        return Q @ prototypes                      # shapes that do not fit
+    with pytest.raises(CheckFailed, match="ValueError"):
+        ps6.check_build_tables(build_tables)
+
+
+def test_checks_return_none(solution):
+    """A value at the end of a test cell would be read by nbgrader as partial credit."""
+    for name in ps6.EXERCISES:
+        assert getattr(ps6, f"check_{name}")(solution[name]) is None
