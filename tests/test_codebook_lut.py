@@ -3,15 +3,18 @@
 The expected values are ``codebook[codes]`` indexed in the test (float copies, so every result
 must be bit-identical), and the codes of packed buffers are unpacked independently here.
 """
+import warnings
+
 import numpy as np
 import pytest
 
 from quantref.codebook import lut_dequantize, pack_codes
-from quantref.codebook._backend import available, resolve
 from quantref.codebook.lut import COMPILED, STREAM_MIN, TWIN
-from quantref.kernels import BackendWarning
+from quantref.kernels import BackendWarning, compiled_available
+from quantref.kernels import backend as backend_mod
+from quantref.kernels.backend import resolve
 
-HAVE = available(COMPILED)
+HAVE = compiled_available(COMPILED)
 NO_EXT = "quantref.codebook._lut is not built here"
 RUNS = [pytest.param(("cython", impl), marks=pytest.mark.skipif(not HAVE, reason=NO_EXT), id=f"cython-{impl}")
         for impl in ("auto", "portable", "reference")] + [pytest.param(("numpy", "auto"), id="numpy")]
@@ -134,15 +137,27 @@ def test_bad_dtypes_and_shapes():
 
 
 def test_backend_resolution(monkeypatch):
-    import quantref.codebook._backend as b
-
-    monkeypatch.setattr(b, "_warned", set())
-    with pytest.warns(BackendWarning, match="quantref.codebook._missing is not built"):
+    monkeypatch.setattr(backend_mod, "_warned", False)
+    with pytest.warns(BackendWarning, match=r"quantref.codebook._missing.*identical.*pip install -e \.") as rec:
         mod = resolve("auto", "quantref.codebook._missing", TWIN)
     assert mod.__name__ == TWIN
+    assert len(rec) == 1 and rec[0].filename == __file__     # points at the caller, not at quantref
+    # told once per process: a second missing extension falls back silently
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        assert resolve("auto", "quantref.pq._missing", "quantref.pq._numpy_backend").__name__ \
+            == "quantref.pq._numpy_backend"
+    assert not [w for w in again if issubclass(w.category, BackendWarning)]
     with pytest.raises(ImportError, match="quantref.codebook._missing is not built"):
         resolve("cython", "quantref.codebook._missing", TWIN)
     with pytest.raises(ValueError, match="backend='gpu' is unknown"):
         resolve("gpu", COMPILED, TWIN)
     monkeypatch.setenv("QUANTREF_BACKEND", "numpy")
     assert resolve(None, COMPILED, TWIN).__name__ == TWIN
+
+
+def test_old_chooser_module_reexports_the_one_rule():
+    import quantref.codebook._backend as old
+
+    assert old.resolve is resolve and old.available is compiled_available
+    assert old.BackendWarning is BackendWarning and old.check_num_threads is backend_mod.check_num_threads

@@ -315,7 +315,8 @@ def test_missing_extension_falls_back_and_warns_once(monkeypatch):
     assert len(backend_warnings) == 1, [str(w.message) for w in rec]
     assert issubclass(BackendWarning, UserWarning)
     msg = str(backend_warnings[0].message)
-    assert "pip install -e ." in msg and "NumPy" in msg
+    assert "pip install -e ." in msg and "NumPy" in msg and "C compiler" in msg and "identical" in msg
+    assert backend_warnings[0].filename == __file__      # points at the caller's line, not into quantref
     for out in outs:     # still correct on the fallback
         np.testing.assert_array_equal(out.astype(np.int64), reference(a, b, -5, zb))
     # insisting on the extension is an error that names the fix

@@ -6,9 +6,10 @@ against NumPy indexing) ran and the tables were printed; it does not judge speed
 import numpy as np
 import pytest
 
-from quantref.codebook._backend import available
+from quantref.kernels import compiled_available
 
-pytestmark = pytest.mark.skipif(not (available("quantref.pq._pq") and available("quantref.codebook._lut")),
+pytestmark = pytest.mark.skipif(not (compiled_available("quantref.pq._pq")
+                                     and compiled_available("quantref.codebook._lut")),
                                 reason="the compiled kernels are not built here")
 
 

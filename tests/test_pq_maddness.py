@@ -6,12 +6,12 @@ split of a bucket by trying every threshold, and the ridge solution from the nor
 import numpy as np
 import pytest
 
-from quantref.codebook._backend import available
+from quantref.kernels import compiled_available
 from quantref.pq import MaddnessEncoder, MaddnessMatmul, unpack_codes_4bit
 from quantref.pq.maddness import _split
 from quantref.pq.scan import COMPILED
 
-HAVE = available(COMPILED)
+HAVE = compiled_available(COMPILED)
 BACKENDS = [pytest.param("cython", marks=pytest.mark.skipif(not HAVE, reason="quantref.pq._pq not built")),
             "numpy"]
 

@@ -9,9 +9,9 @@ import pytest
 
 from quantref.pq import ProductQuantizer, kmeans, scan
 from quantref.pq.scan import COMPILED
-from quantref.codebook._backend import available
+from quantref.kernels import compiled_available
 
-HAVE = available(COMPILED)
+HAVE = compiled_available(COMPILED)
 BACKENDS = [pytest.param("cython", marks=pytest.mark.skipif(not HAVE, reason="quantref.pq._pq not built")),
             "numpy"]
 

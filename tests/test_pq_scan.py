@@ -8,12 +8,12 @@ float64 sum the error is bounded by (M - 1) float32 roundings: ``(M-1) * 2**-24 
 import numpy as np
 import pytest
 
-from quantref.codebook._backend import available
+from quantref.kernels import compiled_available
 from quantref.pq import (PackedCodes4, QuantizedTables, pack_codes_4bit, quantize_tables, scan,
                          unpack_codes_4bit)
 from quantref.pq.scan import COMPILED, STREAM_MIN_BYTES
 
-HAVE = available(COMPILED)
+HAVE = compiled_available(COMPILED)
 NO_EXT = "quantref.pq._pq is not built here"
 RUNS = [pytest.param(("cython", impl), marks=pytest.mark.skipif(not HAVE, reason=NO_EXT), id=f"cython-{impl}")
         for impl in ("auto", "portable", "reference")] + [pytest.param(("numpy", "auto"), id="numpy")]

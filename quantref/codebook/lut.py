@@ -8,7 +8,7 @@ codes read half a byte per weight, 2-bit codes a quarter.
 The compiled kernel (``_lut.pyx`` with ``_lut_helper.h``) looks up 8 floats per instruction
 (``vpermps``) for 4- and 2-bit codes, and streams large outputs past the caches; the NumPy twin
 (``codebook[codes]``) gives the same values.  ``QUANTREF_BACKEND`` or ``backend=`` choose between
-them (:mod:`quantref.kernels.backend`).
+them, with the rule every quantref kernel follows (:mod:`quantref.kernels.backend`).
 
 Every code is valid by construction when the codebook has :math:`2^{\text{bits}}` entries; a
 shorter codebook is padded to that length for the kernel (so no kernel can read past it), and the
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import check_num_threads, resolve
+from quantref.kernels.backend import check_num_threads, resolve
+
 from .packing import PackedCodes, check_packed, check_uint8_codes
 
 COMPILED = "quantref.codebook._lut"

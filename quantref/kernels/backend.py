@@ -1,27 +1,130 @@
-"""Choose between the compiled (Cython) kernels and the pure-NumPy ones.
+"""Choose between the compiled (Cython) kernels and their pure-NumPy twins: one rule for all of quantref.
 
-``QUANTREF_BACKEND=numpy`` forces NumPy, ``QUANTREF_BACKEND=cython`` insists on the compiled
-extension (an error if it is missing); the default, ``auto``, uses the extension when it is
-built and otherwise warns once and falls back to NumPy.  Both give bit-identical results.
+Every kernel of quantref exists twice, as a Cython extension and as a pure-NumPy twin that gives
+the same results bit for bit:
+
+* ``quantref.kernels._gemm`` (else the plain loop ``quantref.kernels._int_matmul``) and
+  ``quantref.kernels._numpy_backend``: ``int_matmul`` and ``int_matmul_terms``;
+* ``quantref.codebook._lut`` and ``quantref.codebook._numpy_backend``: ``lut_dequantize``;
+* ``quantref.pq._pq`` and ``quantref.pq._numpy_backend``: ``scan``, ``pack_codes_4bit``,
+  ``ProductQuantizer.compute_codes`` and the MADDNESS encoder.
+
+The ``backend=`` argument of a kernel, or else the environment variable ``QUANTREF_BACKEND``,
+chooses, with the same rule for every kernel:
+
+* ``"auto"`` (the default): the compiled extension when it is built; otherwise the NumPy twin,
+  and the first such fallback in the process emits one :class:`BackendWarning` that names every
+  missing extension and says how to build them.  No later fallback warns again, whichever
+  kernel it concerns.
+* ``"cython"``: the compiled extension; an :class:`ImportError` naming the fix when it is missing.
+* ``"numpy"``: the NumPy twin, silently.
+
+The extensions are optional: ``pip install -e .`` builds them when a C compiler is at hand and
+installs quantref without them otherwise (or when ``QUANTREF_NO_EXTENSION=1``).  To run anything
+as if they had never been built, put ``tests/no_extension`` on ``PYTHONPATH`` (see the docstring
+of ``tests/no_extension/sitecustomize.py``).
+
+Examples
+--------
+>>> from quantref.kernels import backend
+>>> backend.get_backend("numpy").__name__
+'quantref.kernels._numpy_backend'
+>>> backend.resolve("numpy", "quantref.pq._pq", "quantref.pq._numpy_backend").__name__
+'quantref.pq._numpy_backend'
 """
 from __future__ import annotations
 
 import importlib
+import numbers
 import os
+import sys
 import warnings
 from types import ModuleType
+from typing import Callable
 
 BACKENDS = ("auto", "cython", "numpy")
 
-FIX = ("build it with a C compiler: `pip install -e .` from the repository root "
-       "(or `make lab`), then restart the kernel")
+#: every compiled extension of quantref; each has a pure-NumPy twin
+EXTENSIONS = ("quantref.kernels._gemm", "quantref.kernels._int_matmul", "quantref.codebook._lut",
+              "quantref.pq._pq")
+KERNELS = ("quantref.kernels._gemm", "quantref.kernels._int_matmul")
+KERNELS_TWIN = "quantref.kernels._numpy_backend"
+
+FIX = ("install a C compiler (Debian/Ubuntu: `sudo apt-get install build-essential`; macOS: "
+       "`xcode-select --install` for the Xcode command-line tools; Windows: the Microsoft C++ Build "
+       "Tools), then run `pip install -e .` (or `make install`) from the repository root and restart "
+       "Python or the Jupyter kernel")
 
 
 class BackendWarning(UserWarning):
-    """The compiled extension is missing; quantref runs on NumPy (same results, slower)."""
+    """The compiled extensions are missing; quantref runs on NumPy (identical results, slower)."""
 
 
+#: whether this process has already been told that the compiled kernels are missing
 _warned = False
+
+
+def _requested(name: str | None) -> str:
+    """The backend asked for: ``name``, else ``QUANTREF_BACKEND``, else ``"auto"``; checked."""
+    name = name or os.environ.get("QUANTREF_BACKEND", "auto") or "auto"
+    if name not in BACKENDS:
+        raise ValueError(f"backend={name!r} is unknown; use one of {BACKENDS} "
+                         f"(or set QUANTREF_BACKEND to one of them).")
+    return name
+
+
+def _why_missing(module: str) -> str | None:
+    """``None`` when ``module`` imports; otherwise why not (``"not built"`` or the import error)."""
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return "not built"
+        return f"cannot be imported: {exc}"
+    except ImportError as exc:          # built, but broken (another NumPy, a missing symbol, ...)
+        return f"cannot be imported: {exc}"
+    return None
+
+
+def _caller_stacklevel() -> int:
+    """``stacklevel`` for a warning issued by this module's caller that points at the first frame
+    outside quantref (the user's line), however deep inside quantref the kernel was chosen."""
+    level, frame = 1, sys._getframe(1)       # level 1: the caller, which calls warnings.warn
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "quantref":
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _warn_missing(trigger: tuple[str, ...]) -> None:
+    """Emit the one :class:`BackendWarning` of this process (nothing after the first call)."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    why = {m: _why_missing(m) for m in EXTENSIONS}
+    for m in trigger:                       # the extension that just failed, even if it imports now
+        why[m] = why.get(m) or "not built"
+    missing = [m if w == "not built" else f"{m} ({w})" for m, w in why.items() if w]
+    warnings.warn(f"quantref's compiled kernels are not built (missing: {', '.join(missing)}), so quantref "
+                  f"runs on its pure-NumPy kernels instead: the results are identical, only slower. "
+                  f"For the fast path, {FIX}. (This message is shown once per process.)",
+                  BackendWarning, stacklevel=_caller_stacklevel())
+
+
+def _choose(name: str | None, load: Callable[[], ModuleType], label: str, trigger: tuple[str, ...],
+            twin: str) -> ModuleType:
+    """The one rule: ``load()`` the compiled module or import ``twin``, as ``name`` asks."""
+    name = _requested(name)
+    if name == "numpy":
+        return importlib.import_module(twin)
+    try:
+        return load()
+    except ImportError as exc:
+        if name == "cython":
+            raise ImportError(f"the compiled extension {label} is not built; {FIX}.") from exc
+        _warn_missing(trigger)
+        return importlib.import_module(twin)
 
 
 def _compiled() -> ModuleType:
@@ -33,36 +136,87 @@ def _compiled() -> ModuleType:
         return importlib.import_module("quantref.kernels._int_matmul")
 
 
-def compiled_available() -> bool:
-    """True when the Cython extension is built and importable."""
+def compiled_available(module: str | None = None) -> bool:
+    """True when a compiled extension is built and importable.
+
+    Parameters
+    ----------
+    module : str, optional
+        Dotted name of the extension (one of :data:`EXTENSIONS`); by default the integer matmul
+        kernel (``quantref.kernels._gemm`` or ``quantref.kernels._int_matmul``).
+
+    Returns
+    -------
+    bool
+    """
+    if module is not None and not isinstance(module, str):
+        raise TypeError(f"module must be a dotted module name (str), got {type(module).__name__}.")
     try:
-        _compiled()
+        _compiled() if module is None else importlib.import_module(module)
     except ImportError:
         return False
     return True
 
 
 def get_backend(name: str | None = None) -> ModuleType:
-    """Return the module that provides ``matmul_core`` for backend ``name``."""
-    global _warned
-    name = name or os.environ.get("QUANTREF_BACKEND", "auto") or "auto"
-    if name not in BACKENDS:
-        raise ValueError(f"backend={name!r} is unknown; use one of {BACKENDS} "
-                         f"(or set QUANTREF_BACKEND to one of them).")
-    if name == "numpy":
-        return importlib.import_module("quantref.kernels._numpy_backend")
-    try:
-        return _compiled()
-    except ImportError as exc:
-        if name == "cython":
-            raise ImportError(f"the compiled extensions quantref.kernels._gemm / _int_matmul are not built; {FIX}.") from exc
-        if not _warned:
-            _warned = True
-            warnings.warn(f"quantref's compiled kernels are not built, so it runs on the NumPy backend "
-                          f"(same results, slower). For the fast path, {FIX}.", BackendWarning, stacklevel=3)
-        return importlib.import_module("quantref.kernels._numpy_backend")
+    """Return the module that provides ``matmul_core`` for backend ``name``.
+
+    Parameters
+    ----------
+    name : {"auto", "cython", "numpy"} or None
+        ``None`` reads ``QUANTREF_BACKEND`` (default ``"auto"``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown backend name.
+    ImportError
+        For ``"cython"`` when the extension is not built.
+    """
+    return _choose(name, _compiled, "quantref.kernels._gemm / _int_matmul", KERNELS, KERNELS_TWIN)
 
 
 def backend_name(name: str | None = None) -> str:
     """``"cython"`` or ``"numpy"``: which backend ``name`` resolves to on this machine."""
     return "numpy" if get_backend(name).__name__.endswith("_numpy_backend") else "cython"
+
+
+def resolve(name: str | None, compiled: str, twin: str) -> ModuleType:
+    """Return the module ``compiled`` (a Cython extension) or ``twin`` (NumPy) for backend ``name``.
+
+    The rule of :func:`get_backend`, applied to another pair of modules (``quantref.codebook`` and
+    ``quantref.pq`` choose their kernels with it).
+
+    Parameters
+    ----------
+    name : {"auto", "cython", "numpy"} or None
+        ``None`` reads ``QUANTREF_BACKEND`` (default ``"auto"``).
+    compiled, twin : str
+        Dotted module names.
+
+    Raises
+    ------
+    ValueError
+        For an unknown backend name.
+    ImportError
+        For ``"cython"`` when the extension is not built.
+    """
+    return _choose(name, lambda: importlib.import_module(compiled), compiled, (compiled,), twin)
+
+
+def check_num_threads(num_threads) -> int:
+    """``None`` -> 0 (the OpenMP default: every core); otherwise a positive int.
+
+    Raises
+    ------
+    ValueError
+        For anything else (zero, a negative number, a bool, a float, a string).
+    """
+    import numpy as np
+
+    if num_threads is None:
+        return 0
+    if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, numbers.Integral) \
+            or int(num_threads) < 1:
+        raise ValueError(f"num_threads must be a positive integer or None (every core), got {num_threads!r}.")
+    return int(num_threads)

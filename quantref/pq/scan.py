@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from quantref.codebook._backend import check_num_threads, resolve
+from quantref.kernels.backend import check_num_threads, resolve
 
 from .tables import QuantizedTables
 
