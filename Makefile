@@ -1,7 +1,8 @@
 # The course's two commands on a fresh machine (Python >= 3.11 and a C compiler):
 #   make lab    -- set up .venv and open JupyterLab at the repository root
 #   make test   -- set up .venv and run every test
-# Other targets: make install, make generate (student versions and solutions), make bench, make clean.
+# Other targets: make install, make generate (student versions and solutions), make site (the self-study
+# site, every notebook executed), make bench, make clean.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,8 +16,9 @@ LAB_ROOT ?= $(CURDIR)
 # JupyterLab refuses to run as root unless told to (containers and CI run as root)
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_ARGS ?=
+SITE_ARGS ?=
 
-.PHONY: install lab test generate check-generated bench clean
+.PHONY: install lab test generate check-generated bench site clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard quantref/*/*.pyx quantref/*/*.h)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version.split()[0]'
@@ -41,9 +43,12 @@ generate: $(STAMP)
 check-generated: $(STAMP)
 	$(BIN)/python -m autograder build --check
 
+site: $(STAMP)
+	$(BIN)/python book/build.py $(SITE_ARGS)
+
 bench: $(STAMP)
 	$(BIN)/python -m quantref.bench gemm
 	$(BIN)/python -m quantref.bench pq
 
 clean:
-	rm -rf $(VENV) build *.egg-info quantref/*/*.so quantref/*/_*.c
+	rm -rf $(VENV) build book/_build *.egg-info quantref/*/*.so quantref/*/_*.c

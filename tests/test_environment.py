@@ -37,6 +37,9 @@ def _pyproject() -> dict:
 def _environment() -> dict:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     deps = [d for d in env["dependencies"] if isinstance(d, str)]
+    # pip entries are packages conda does not ship, except options (--...) and the project (-e .)
+    pip = next((d["pip"] for d in env["dependencies"] if isinstance(d, dict)), [])
+    deps += [d for d in pip if not d.startswith("-")]
     return {k: v for k, v in map(_split, deps) if k not in CONDA_ONLY}
 
 
