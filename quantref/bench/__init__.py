@@ -32,3 +32,14 @@ def reexec_without_blas_overrides(module: str) -> None:
           f"(set to {', '.join(os.environ[n] for n in present)}) so NumPy uses its default BLAS kernel",
           file=sys.stderr, flush=True)
     os.execve(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], env)
+
+
+def parse_threads(parser, text: str) -> tuple[int, ...]:
+    """The ``--threads`` option, ``"1,2"`` -> ``(1, 2)``; ``parser.error`` on anything else."""
+    try:
+        threads = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        parser.error(f"--threads takes comma-separated integers, got {text!r}")
+    if not threads or min(threads) < 1:
+        parser.error("--threads needs positive thread counts, e.g. 1,2")
+    return threads

@@ -27,7 +27,7 @@ import statistics
 import sys
 import time
 
-from quantref.bench import reexec_without_blas_overrides
+from quantref.bench import parse_threads, reexec_without_blas_overrides
 
 if __name__ == "__main__":  # python -m quantref.bench.gemm: same clean environment
     reexec_without_blas_overrides("quantref.bench.gemm")
@@ -257,12 +257,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     parser.add_argument("--no-ladder", action="store_true", help="skip the per-rung table")
     args = parser.parse_args(argv)
-    try:
-        threads = tuple(int(t) for t in args.threads.split(",") if t.strip())
-    except ValueError:
-        parser.error(f"--threads takes comma-separated integers, got {args.threads!r}")
-    if not threads or min(threads) < 1:
-        parser.error("--threads needs positive thread counts, e.g. 1,2")
+    threads = parse_threads(parser, args.threads)
     return run(quick=args.quick, threads=threads, ladder=not args.no_ladder)
 
 
