@@ -30,6 +30,16 @@ def solution_namespace(assignment: str) -> dict:
     return namespace
 
 
+def load_fixture(path: Path):
+    """Import a kept wrong implementation (``tests/fixtures/<psN>_wrong/<name>.py``) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"wrong_{path.parent.name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def venv_env() -> dict:
     """The environment with this interpreter's bin first on PATH (nbgrader runs `alembic` from PATH)."""
     import sys

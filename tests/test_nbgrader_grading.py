@@ -18,14 +18,13 @@ Conventions: an exercise ``name`` has a solution cell ``name_solution`` and test
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from course_helpers import ASSIGNMENTS, COURSE, FIXTURES, filled_submission, nbgrader_cmd
+from course_helpers import ASSIGNMENTS, COURSE, FIXTURES, filled_submission, load_fixture, nbgrader_cmd
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +37,6 @@ def _wrong(assignment: str) -> list[Path]:
     folder = FIXTURES / f"{assignment.split('_')[0]}_wrong"
     return [p for p in sorted(folder.glob("*.py")) if "\nNBGRADER = True" in p.read_text()]
 
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"wrong_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _noisy_answer(source_nb: Path, exercise: str) -> str:
@@ -86,7 +79,7 @@ def graded(request, tmp_path_factory):
                    "noisy": filled_submission(rel, src, {f"{first}_solution": _noisy_answer(src, first)})}
     wrong = {}
     for path in _wrong(a):
-        module = _load(path)
+        module = load_fixture(path)
         wrong[path.stem] = module.EXERCISE
         submissions[path.stem] = filled_submission(rel, src, {f"{module.EXERCISE}_solution": path.read_text()})
     for student, nb in submissions.items():

@@ -7,22 +7,14 @@ that names its mistake.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from autograder import CheckFailed, ps1
-from course_helpers import FIXTURES, solution_namespace
+from course_helpers import FIXTURES, load_fixture, solution_namespace
 
 WRONG = sorted((FIXTURES / "ps1_wrong").glob("*.py"))
 
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"wrong_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +31,14 @@ def test_solution_passes(solution, name, suite, capsys):
 
 
 def test_at_least_five_kept_wrong_implementations_per_assignment():
-    exercises = {_load(p).EXERCISE for p in WRONG}
+    exercises = {load_fixture(p).EXERCISE for p in WRONG}
     assert len(WRONG) >= 5
     assert exercises == set(ps1.EXERCISES), "every exercise needs a kept wrong implementation"
 
 
 @pytest.mark.parametrize("path", WRONG, ids=[p.stem for p in WRONG])
 def test_wrong_implementation_fails_and_is_named(path):
-    module = _load(path)
+    module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
         ps1.run_check(ps1.EXERCISES[module.EXERCISE], func, "hidden")
@@ -54,7 +46,7 @@ def test_wrong_implementation_fails_and_is_named(path):
 
 
 def test_hidden_feedback_does_not_reveal_inputs():
-    module = _load(FIXTURES / "ps1_wrong" / "quantize_floor.py")
+    module = load_fixture(FIXTURES / "ps1_wrong" / "quantize_floor.py")
     with pytest.raises(CheckFailed) as info:
         ps1.check_quantize(module.quantize, suite="hidden")
     message = str(info.value)
@@ -62,7 +54,7 @@ def test_hidden_feedback_does_not_reveal_inputs():
 
 
 def test_visible_feedback_shows_the_failing_input():
-    module = _load(FIXTURES / "ps1_wrong" / "quantize_floor.py")
+    module = load_fixture(FIXTURES / "ps1_wrong" / "quantize_floor.py")
     with pytest.raises(CheckFailed) as info:
         ps1.check_quantize(module.quantize)
     assert "x=array(" in str(info.value) and "scale=" in str(info.value)

@@ -8,24 +8,16 @@ by accuracy: a correct loop must pass with every shuffle, one that does not lear
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder import CheckFailed, ps3
 from autograder.ps3 import mistakes
-from course_helpers import FIXTURES, solution_namespace
+from course_helpers import FIXTURES, load_fixture, solution_namespace
 
 WRONG = sorted((FIXTURES / "ps3_wrong").glob("*.py"))
 
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"wrong_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +44,7 @@ def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
 
 
 def test_at_least_five_kept_wrong_implementations_per_assignment():
-    modules = [_load(p) for p in WRONG]
+    modules = [load_fixture(p) for p in WRONG]
     assert len(WRONG) >= 5
     assert {m.EXERCISE for m in modules} == set(ps3.EXERCISES), "every exercise needs a kept wrong implementation"
     assert sum(getattr(m, "NBGRADER", False) for m in modules) >= 5
@@ -60,7 +52,7 @@ def test_at_least_five_kept_wrong_implementations_per_assignment():
 
 @pytest.mark.parametrize("path", WRONG, ids=[p.stem for p in WRONG])
 def test_wrong_implementation_fails_and_is_named(path):
-    module = _load(path)
+    module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
         ps3.run_check(ps3.EXERCISES[module.EXERCISE], func, "hidden")
@@ -79,7 +71,7 @@ def test_the_two_ste_rules_are_told_apart(solution):
     """PyTorch's rounded-value mask is asked for; NVIDIA's real-range mask is named as a mistake."""
     args = dict(grad=np.ones(4), x=np.array([-2.5, -2.4, 1.4, 1.5]), scale=1.0, zero_point=0, qmin=-2, qmax=1)
     assert solution["ste_backward"](**args).tolist() == [1.0, 1.0, 1.0, 0.0]
-    module = _load(FIXTURES / "ps3_wrong" / "ste_real_range_mask.py")
+    module = load_fixture(FIXTURES / "ps3_wrong" / "ste_real_range_mask.py")
     assert module.ste_backward(**args).tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
@@ -127,7 +119,7 @@ def test_a_function_that_calls_quantref_gets_no_credit():
 
 
 def test_hidden_feedback_does_not_reveal_inputs():
-    module = _load(FIXTURES / "ps3_wrong" / "fake_quantize_no_zero_point.py")
+    module = load_fixture(FIXTURES / "ps3_wrong" / "fake_quantize_no_zero_point.py")
     with pytest.raises(CheckFailed) as info:
         ps3.check_fake_quantize(module.fake_quantize, suite="hidden")
     message = str(info.value)
@@ -135,7 +127,7 @@ def test_hidden_feedback_does_not_reveal_inputs():
 
 
 def test_visible_feedback_shows_the_failing_input():
-    module = _load(FIXTURES / "ps3_wrong" / "moving_average_wrong_sign.py")
+    module = load_fixture(FIXTURES / "ps3_wrong" / "moving_average_wrong_sign.py")
     with pytest.raises(CheckFailed) as info:
         ps3.check_moving_average_update(module.moving_average_update)
     assert "batch=array(" in str(info.value) and "c=" in str(info.value)

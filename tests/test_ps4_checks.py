@@ -7,24 +7,16 @@ that names its mistake; a function that calls quantref must fail too.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder import CheckFailed, ps4
 from autograder.ps4 import mistakes
-from course_helpers import FIXTURES, solution_namespace
+from course_helpers import FIXTURES, load_fixture, solution_namespace
 
 WRONG = sorted((FIXTURES / "ps4_wrong").glob("*.py"))
 
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"wrong_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +39,7 @@ def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
 
 
 def test_at_least_five_kept_wrong_implementations_per_assignment():
-    modules = [_load(p) for p in WRONG]
+    modules = [load_fixture(p) for p in WRONG]
     assert len(WRONG) >= 5
     assert {m.EXERCISE for m in modules} == set(ps4.EXERCISES), "every exercise needs a kept wrong implementation"
     assert sum(getattr(m, "NBGRADER", False) for m in modules) >= 5
@@ -55,7 +47,7 @@ def test_at_least_five_kept_wrong_implementations_per_assignment():
 
 @pytest.mark.parametrize("path", WRONG, ids=[p.stem for p in WRONG])
 def test_wrong_implementation_fails_and_is_named(path):
-    module = _load(path)
+    module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
         ps4.run_check(ps4.EXERCISES[module.EXERCISE], func, "hidden")
@@ -114,7 +106,7 @@ def test_a_function_that_calls_quantref_gets_no_credit():
 
 
 def test_hidden_feedback_does_not_reveal_inputs():
-    module = _load(FIXTURES / "ps4_wrong" / "outliers_strict_threshold.py")
+    module = load_fixture(FIXTURES / "ps4_wrong" / "outliers_strict_threshold.py")
     with pytest.raises(CheckFailed) as info:
         ps4.check_outlier_columns(module.outlier_columns, suite="hidden")
     message = str(info.value)
@@ -122,7 +114,7 @@ def test_hidden_feedback_does_not_reveal_inputs():
 
 
 def test_visible_feedback_shows_the_failing_input():
-    module = _load(FIXTURES / "ps4_wrong" / "smoothing_exponents_swapped.py")
+    module = load_fixture(FIXTURES / "ps4_wrong" / "smoothing_exponents_swapped.py")
     with pytest.raises(CheckFailed) as info:
         ps4.check_smoothing_factors(module.smoothing_factors)
     assert "x=array(" in str(info.value) and "alpha=" in str(info.value)

@@ -7,24 +7,16 @@ that names its mistake; a function that calls quantref must fail too.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder import CheckFailed, ps5
 from autograder.ps5 import cases, mistakes
-from course_helpers import FIXTURES, solution_namespace
+from course_helpers import FIXTURES, load_fixture, solution_namespace
 
 WRONG = sorted((FIXTURES / "ps5_wrong").glob("*.py"))
 
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"wrong_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +45,7 @@ def test_every_exercise_has_a_check_and_a_cell_convention():
 
 
 def test_at_least_five_kept_wrong_implementations_per_assignment():
-    modules = [_load(p) for p in WRONG]
+    modules = [load_fixture(p) for p in WRONG]
     assert len(WRONG) >= 10
     assert {m.EXERCISE for m in modules} == set(ps5.EXERCISES), "every exercise needs a kept wrong implementation"
     assert sum(getattr(m, "NBGRADER", False) for m in modules) >= 5
@@ -61,7 +53,7 @@ def test_at_least_five_kept_wrong_implementations_per_assignment():
 
 @pytest.mark.parametrize("path", WRONG, ids=[p.stem for p in WRONG])
 def test_wrong_implementation_fails_and_is_named(path):
-    module = _load(path)
+    module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
         ps5.CHECKS[module.EXERCISE](func, "hidden")
@@ -188,13 +180,13 @@ def test_a_function_that_calls_quantref_gets_no_credit():
 
 
 def test_hidden_feedback_does_not_reveal_inputs():
-    module = _load(FIXTURES / "ps5_wrong" / "assign_ties_highest.py")
+    module = load_fixture(FIXTURES / "ps5_wrong" / "assign_ties_highest.py")
     with pytest.raises(CheckFailed) as info:
         ps5.check_kmeans_assign(module.kmeans_assign, suite="hidden")
     message = str(info.value)
     assert "hidden case" in message and "w=" not in message and "centroids=" not in message
 
-    module = _load(FIXTURES / "ps5_wrong" / "lut_clip_mode.py")
+    module = load_fixture(FIXTURES / "ps5_wrong" / "lut_clip_mode.py")
     with pytest.raises(CheckFailed) as info:
         ps5.check_lut_dequantize(module.lut_dequantize, suite="hidden")
     message = str(info.value)
@@ -202,12 +194,12 @@ def test_hidden_feedback_does_not_reveal_inputs():
 
 
 def test_visible_feedback_shows_the_failing_input():
-    module = _load(FIXTURES / "ps5_wrong" / "pack_bit_order_reversed.py")
+    module = load_fixture(FIXTURES / "ps5_wrong" / "pack_bit_order_reversed.py")
     with pytest.raises(CheckFailed) as info:
         ps5.check_pack_codes(module.pack_codes)
     assert "codes=array(" in str(info.value) and "bits=" in str(info.value)
 
-    module = _load(FIXTURES / "ps5_wrong" / "lut_clip_mode.py")
+    module = load_fixture(FIXTURES / "ps5_wrong" / "lut_clip_mode.py")
     with pytest.raises(CheckFailed) as info:
         ps5.check_lut_dequantize(module.lut_dequantize)
     assert "codes=array(" in str(info.value)

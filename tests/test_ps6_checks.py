@@ -7,24 +7,16 @@ that names its mistake; a function that calls quantref must fail too.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder import CheckFailed, ps6
 from autograder.ps6 import cases, mistakes
-from course_helpers import FIXTURES, solution_namespace
+from course_helpers import FIXTURES, load_fixture, solution_namespace
 
 WRONG = sorted((FIXTURES / "ps6_wrong").glob("*.py"))
 
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"wrong_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +39,7 @@ def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
 
 
 def test_at_least_ten_kept_wrong_implementations():
-    modules = [_load(p) for p in WRONG]
+    modules = [load_fixture(p) for p in WRONG]
     assert len(WRONG) >= 10
     assert {m.EXERCISE for m in modules} == set(ps6.EXERCISES), "every exercise needs a kept wrong implementation"
     assert sum(getattr(m, "NBGRADER", False) for m in modules) >= 5
@@ -55,7 +47,7 @@ def test_at_least_ten_kept_wrong_implementations():
 
 @pytest.mark.parametrize("path", WRONG, ids=[p.stem for p in WRONG])
 def test_wrong_implementation_fails_and_is_named(path):
-    module = _load(path)
+    module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
         ps6.grade(module.EXERCISE, func, "hidden")
@@ -124,7 +116,7 @@ def test_training_data_avoid_near_ties_and_empty_clusters():
 def test_value_error_is_required_when_m_does_not_divide_d(solution):
     message = None
     try:
-        ps6.check_train_prototypes(_load(FIXTURES / "ps6_wrong" / "train_no_value_error.py").train_prototypes)
+        ps6.check_train_prototypes(load_fixture(FIXTURES / "ps6_wrong" / "train_no_value_error.py").train_prototypes)
     except CheckFailed as exc:
         message = str(exc)
     assert message and "must raise ValueError" in message and mistakes.TRAIN_NO_ERROR in message
@@ -154,7 +146,7 @@ def test_a_function_that_calls_quantref_gets_no_credit():
 
 
 def test_hidden_feedback_does_not_reveal_inputs():
-    module = _load(FIXTURES / "ps6_wrong" / "encode_argmax.py")
+    module = load_fixture(FIXTURES / "ps6_wrong" / "encode_argmax.py")
     with pytest.raises(CheckFailed) as info:
         ps6.check_encode(module.encode, suite="hidden")
     message = str(info.value)
@@ -162,7 +154,7 @@ def test_hidden_feedback_does_not_reveal_inputs():
 
 
 def test_visible_feedback_shows_the_failing_input():
-    module = _load(FIXTURES / "ps6_wrong" / "tables_sqrt_distance.py")
+    module = load_fixture(FIXTURES / "ps6_wrong" / "tables_sqrt_distance.py")
     with pytest.raises(CheckFailed) as info:
         ps6.check_build_tables(module.build_tables)
     assert "Q=array(" in str(info.value) and "metric='l2'" in str(info.value)

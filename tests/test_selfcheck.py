@@ -8,27 +8,19 @@ argument finds the exercise functions a notebook defined.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import re
 import types
-from pathlib import Path
 
 import pytest
 
 import autograder
 from autograder import CheckFailed, check, ps1, selfcheck
 from autograder.selfcheck import CheckReport, SelfCheckError
-from course_helpers import FIXTURES, ROOT, solution_namespace
+from course_helpers import FIXTURES, ROOT, load_fixture, solution_namespace
 
 WRONG = sorted(FIXTURES.glob("ps*_wrong/*.py"))
 PS1_WRONG = [p for p in WRONG if p.parent.name == "ps1_wrong"]
 
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"selfcheck_{path.parent.name}_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +48,7 @@ def test_reference_solution_passes(solution, name, capsys):
 
 
 def test_several_functions_one_line_each(solution, capsys):
-    floor = _load(FIXTURES / "ps1_wrong" / "quantize_floor.py")
+    floor = load_fixture(FIXTURES / "ps1_wrong" / "quantize_floor.py")
     report = check(solution["asymmetric_qparams"], solution["dequantize"], floor.quantize)
     lines = capsys.readouterr().out.strip().splitlines()
     assert report.passed is False
@@ -68,7 +60,7 @@ def test_several_functions_one_line_each(solution, capsys):
 
 @pytest.mark.parametrize("path", WRONG, ids=[f"{p.parent.name}/{p.stem}" for p in WRONG])
 def test_wrong_implementation_gets_the_autograders_visible_diagnostic(path, capsys):
-    module = _load(path)
+    module = load_fixture(path)
     package = path.parent.name.split("_")[0]
     func = getattr(module, module.EXERCISE)
     checker = getattr(importlib.import_module(f"autograder.{package}"), f"check_{module.EXERCISE}")
@@ -97,7 +89,7 @@ def test_wrong_implementation_gets_the_autograders_visible_diagnostic(path, caps
 def test_ps1_wrong_implementations_name_their_mistake(capsys):
     named = []
     for path in PS1_WRONG:
-        module = _load(path)
+        module = load_fixture(path)
         report = check(getattr(module, module.EXERCISE), assignment="ps1_linear_quantization")
         if report.passed is False and module.DIAGNOSIS in capsys.readouterr().out:
             named.append(path.stem)
@@ -107,7 +99,7 @@ def test_ps1_wrong_implementations_name_their_mistake(capsys):
 
 
 def test_report_is_a_neat_summary(capsys):
-    floor = _load(FIXTURES / "ps1_wrong" / "quantize_floor.py")
+    floor = load_fixture(FIXTURES / "ps1_wrong" / "quantize_floor.py")
     report = check(floor.quantize)
     out = capsys.readouterr().out
     assert out.startswith("\u2718 quantize (ps1): not yet.") and floor.DIAGNOSIS in out
@@ -121,7 +113,7 @@ def test_report_is_a_neat_summary(capsys):
 def test_hidden_suite_never_runs_nor_shows(solution, capsys, monkeypatch):
     outputs = []
     for path in PS1_WRONG:
-        module = _load(path)
+        module = load_fixture(path)
         check(getattr(module, module.EXERCISE))
         outputs.append(capsys.readouterr().out)
     for name in ps1.EXERCISES:
