@@ -154,10 +154,3 @@ def test_backend_resolution(monkeypatch):
         resolve("gpu", COMPILED, TWIN)
     monkeypatch.setenv("QUANTREF_BACKEND", "numpy")
     assert resolve(None, COMPILED, TWIN).__name__ == TWIN
-
-
-def test_old_chooser_module_reexports_the_one_rule():
-    import quantref.codebook._backend as old
-
-    assert old.resolve is resolve and old.available is compiled_available
-    assert old.BackendWarning is BackendWarning and old.check_num_threads is backend_mod.check_num_threads
