@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .harness import CheckFailed, call_student, quiet
+from .harness import CheckFailed, StudentCall, call_student, quiet
 
 SUITES = ("visible", "hidden")
 
@@ -82,72 +82,117 @@ def _describe(case: Case, suite: str, index: int, n: int) -> str:
     return f"case {index + 1} of {n} ({case.label}): {args}"
 
 
-def _diagnose(exercise: Exercise, got, case: Case, expected) -> list[str]:
-    found = []
+def _diagnose(exercise: Exercise, got, case: Case, expected) -> set[str]:
+    found = set()
     for mistake in exercise.mistakes:
         try:
             if mistake.matches(got, case.args, expected):
-                found.append(mistake.name)
+                found.add(mistake.name)
         except Exception:  # noqa: BLE001 - a diagnosis must never crash the check
             continue
     return found
 
 
-def run_check(exercise: Exercise, func, suite: str = "visible", seed: int = 0) -> int:
-    """Grade ``func`` on the ``suite`` cases of ``exercise``; return the number of cases passed.
+def local_call(func, time_limit: float):
+    """How the notebook runs a case: the student's function in this process (:func:`call_student`)."""
+    def call(args: dict) -> StudentCall:
+        return call_student(func, time_limit=time_limit, **copy.deepcopy(args))
+    return call
 
-    Raises :class:`CheckFailed` (an ``AssertionError``) on the first kind of failure, with a
-    message meant for the student.  Nothing is written to stderr.
+
+@dataclass
+class Verdict:
+    """The outcome of one suite of one exercise: what a test cell's score and message come from."""
+
+    exercise: str
+    suite: str
+    passed: bool
+    message: str                  #: the success line, or the diagnostic for the student
+    cases: int = 0
+    failed: int = 0
+    mistake: str | None = None    #: the named mistake, only when it reproduces every failing case
+    notes: list = field(default_factory=list)
+
+
+def _refusal(exercise: Exercise, run: StudentCall, where: str) -> str | None:
+    """A message for a call that gave no answer to compare (an error, a timeout, a stub, the reference)."""
+    name = exercise.name
+    if run.quantref_calls or (run.error_type in ("ModuleNotFoundError", "ImportError")
+                              and "quantref" in run.error_message):
+        calls = ", ".join(run.quantref_calls[:3]) or "quantref"
+        return (f"{name} calls the reference library ({calls}). The exercise is to implement it yourself with "
+                f"NumPy; quantref is what your answer is checked against, so calling it earns no credit.")
+    if run.missing:
+        return f"{name} is not defined: {run.missing}. Run the cell that defines it."
+    if run.timed_out:
+        return (f"{name} took longer than {exercise.time_limit:g} s on {where}; look for an endless loop, or "
+                f"vectorise with NumPy.")
+    if run.error_type == "NotImplementedError":
+        return f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code."
+    if run.error_type is not None:
+        return f"{name} raised {run.error_type}: {run.error_message} on {where}."
+    return None
+
+
+def evaluate(exercise: Exercise, suite: str, seed: int, call) -> Verdict:
+    """Run every ``suite`` case through ``call(args) -> StudentCall`` and judge the answers.
+
+    The expected values, the comparison and the diagnosis are computed here, by the caller's
+    process: in the notebook for the visible checks, in the trusted grader for the grade.
+    A mistake is named only when its wrong implementation reproduces the student's output on every
+    failing case; otherwise the message says that no known mistake matches.
     """
-    __tracebackhide__ = True  # IPython and pytest hide this frame in tracebacks
     if suite not in SUITES:
         raise ValueError(f"suite must be one of {SUITES}, got {suite!r}")
-    name = exercise.name
-    if not callable(func):
-        raise CheckFailed(f"{name} must be a function, but it is {type(func).__name__}. "
-                          f"Run the cell that defines it, then this one.")
     with quiet():
         cases = exercise.cases(suite, seed)
-    failures = []
-    notes = set()
+    failures, notes = [], set()
     for i, case in enumerate(cases):
-        with quiet(), np.errstate(all="ignore"):
-            expected = exercise.reference(**copy.deepcopy(case.args))
-        run = call_student(func, time_limit=exercise.time_limit, **copy.deepcopy(case.args))
         where = _describe(case, suite, i, len(cases))
-        if run.quantref_calls:
-            raise CheckFailed(
-                f"{name} calls the reference library ({', '.join(run.quantref_calls[:3])}). The exercise "
-                f"is to implement it yourself with NumPy; quantref is what your answer is checked "
-                f"against, so calling it earns no credit.")
-        if run.timed_out:
-            raise CheckFailed(f"{name} took longer than {exercise.time_limit:g} s on {where}; "
-                              f"look for an endless loop, or vectorise with NumPy.")
-        if isinstance(run.error, NotImplementedError):
-            raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` "
-                              f"with your code.")
-        if run.error is not None:
-            raise CheckFailed(f"{name} raised {type(run.error).__name__}: {run.error} on {where}.") from None
+        run = call(case.args)
+        refusal = _refusal(exercise, run, where)
+        if refusal is not None:
+            return Verdict(exercise.name, suite, False, refusal, len(cases), len(cases) - i)
         if run.stderr.strip() or run.warnings:
             notes.add("your function wrote warnings or to stderr (not an error, but worth a look): "
                       + _short((run.stderr.strip() + " " + " ".join(run.warnings)).strip(), 200))
+        with quiet(), np.errstate(all="ignore"):
+            expected = exercise.reference(**copy.deepcopy(case.args))
         difference = exercise.compare(run.value, expected)
         if difference is not None:
-            failures.append((where, difference, _diagnose(exercise, run.value, case, expected)))
-    for note in sorted(notes):
+            failures.append((where, difference, case, run.value, expected))
+    if not failures:
+        return Verdict(exercise.name, suite, True, f"\u2714 {exercise.name}: all {len(cases)} {suite} cases passed.",
+                       len(cases), 0, notes=sorted(notes))
+    where, difference = failures[0][:2]
+    named = set.intersection(*(_diagnose(exercise, got, case, expected) for _, _, case, got, expected in failures))
+    message = [f"{exercise.name} is wrong on {len(failures)} of {len(cases)} {suite} cases.",
+               f"First failure, {where}:", f"  {difference}"]
+    mistake = " or ".join(sorted(named)) if named else None
+    if mistake:
+        message.append("Likely mistake: " + mistake)
+    elif exercise.mistakes:
+        message.append("No known mistake matches every failing case.")
+    return Verdict(exercise.name, suite, False, "\n".join(message), len(cases), len(failures), mistake, sorted(notes))
+
+
+def run_check(exercise: Exercise, func, suite: str = "visible", seed: int = 0) -> int:
+    """Grade ``func`` on the ``suite`` cases of ``exercise``; return the number of cases passed.
+
+    Raises :class:`CheckFailed` (an ``AssertionError``) when any case fails, with a message meant
+    for the student.  Nothing is written to stderr.
+    """
+    __tracebackhide__ = True  # IPython and pytest hide this frame in tracebacks
+    if not callable(func):
+        raise CheckFailed(f"{exercise.name} must be a function, but it is {type(func).__name__}. "
+                          f"Run the cell that defines it, then this one.")
+    verdict = evaluate(exercise, suite, seed, local_call(func, exercise.time_limit))
+    for note in verdict.notes:
         print(f"note: {note}")
-    if failures:
-        where, difference, mistakes = failures[0]
-        message = [f"{name} is wrong on {len(failures)} of {len(cases)} {suite} cases.",
-                   f"First failure, {where}:", f"  {difference}"]
-        # a mistake that explains every failing case beats one that explains only some
-        common = set.intersection(*(set(ms) for _, _, ms in failures))
-        named = sorted(common or {m for _, _, ms in failures for m in ms})
-        if named:
-            message.append("Likely mistake: " + "; ".join(named))
-        raise CheckFailed("\n".join(message))
-    print(f"\u2714 {name}: all {len(cases)} {suite} cases passed.")
-    return len(cases)
+    if not verdict.passed:
+        raise CheckFailed(verdict.message)
+    print(verdict.message)
+    return verdict.cases
 
 
 # -- comparisons shared by the exercises -------------------------------------------------------

@@ -48,10 +48,24 @@ class StudentCall:
     warnings: list = field(default_factory=list)
     quantref_calls: list = field(default_factory=list)
     timed_out: bool = False
+    remote_error: tuple | None = None   #: (type name, message) of an exception raised in the sandbox
+    missing: str | None = None          #: why the sandbox had no such function to call
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.timed_out
+        return self.error is None and self.remote_error is None and not self.timed_out and not self.missing
+
+    @property
+    def error_type(self) -> str | None:
+        if self.error is not None:
+            return type(self.error).__name__
+        return self.remote_error[0] if self.remote_error else None
+
+    @property
+    def error_message(self) -> str:
+        if self.error is not None:
+            return str(self.error)
+        return self.remote_error[1] if self.remote_error else ""
 
 
 def _quantref_name(frame, event, arg) -> str | None:
