@@ -36,7 +36,9 @@ from .absmax import absmax_int8, check_operands, int8_product
 
 #: LLM.int8()'s outlier threshold.
 THRESHOLD = 6.0
-#: SmoothQuant's clamp on maxima and factors (``clamp(min=1e-5)`` in the reference code).
+#: The floor of the smoothing factors and of the channel maxima behind them.  SmoothQuant's code
+#: (``smooth.py``) applies ``clamp(min=1e-5)`` to the weight maxima and to the factors; we also apply
+#: it to the activation maxima (see :func:`smoothing_factors`).
 SMOOTH_CLAMP = 1e-5
 
 
@@ -138,8 +140,11 @@ def _check_alpha(alpha) -> float:
 def smoothing_factors(x, w, alpha: float = 0.5) -> np.ndarray:
     r"""SmoothQuant's per-input-channel factors :math:`s_j = \max_i|X_{ij}|^\alpha / \max_o|W_{oj}|^{1-\alpha}`.
 
-    Both maxima and the factors are clamped at ``1e-5`` (as in the reference code), so that an
-    all-zero channel gets a finite factor.
+    SmoothQuant's code (``smooth_ln_fcs`` in ``smooth.py``) clamps the weight maxima and the
+    factors at ``1e-5``; the activation maxima come from calibration and are not clamped there.
+    This function clamps the activation maxima too, so both maxima are treated alike: an all-zero
+    activation channel then gets :math:`(10^{-5})^\alpha / \max_o|W_{oj}|^{1-\alpha}` rather than
+    the floor ``1e-5``.  The two agree on every channel whose activation maximum is at least ``1e-5``.
 
     Examples
     --------

@@ -1,0 +1,59 @@
+"""Errata found in the course's text, each pinned so that it cannot come back.
+
+Each test states the fact the text got wrong, checks the fact (against quantref or an independent
+computation), and checks that the text now says it.
+"""
+from __future__ import annotations
+
+import re
+
+import nbformat
+import numpy as np
+
+from course_helpers import ROOT
+
+from quantref import llm
+
+
+def _markdown_and_code(path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(c.source for c in nb.cells)
+
+
+def _sentences_about(text: str, *words: str) -> list[str]:
+    """The sentences of ``text`` (comment lines joined) that contain every one of ``words``."""
+    text = re.sub(r"\n\s*#:?\s*", " ", text)
+    sentences = re.split(r"(?<=[.;])\s+", text)
+    return [s for s in sentences if all(w.lower() in s.lower() for w in words)]
+
+
+# -- SmoothQuant's clamps: its code clamps the weight maxima and the factors, not the activation maxima
+
+def _smooth_py_factors(act_max, w, alpha):
+    """The factors as SmoothQuant's ``smooth_ln_fcs`` computes them (``act_scales`` from calibration)."""
+    weight_scales = np.maximum(np.abs(w).max(axis=0), 1e-5)
+    return np.maximum(act_max ** alpha / weight_scales ** (1 - alpha), 1e-5)
+
+
+def test_smoothquant_code_clamps_weight_maxima_and_factors_only():
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(8, 5)), rng.normal(size=(3, 5))
+    w[:, 4] = 0.0                                            # an all-zero weight channel: both clamp it
+    np.testing.assert_allclose(llm.smoothing_factors(x, w, 0.5), _smooth_py_factors(np.abs(x).max(axis=0), w, 0.5),
+                               rtol=1e-12)
+    x[:, 1] = 0.0                                            # an all-zero activation channel: only quantref clamps it
+    ours = llm.smoothing_factors(x, w, 0.5)
+    theirs = _smooth_py_factors(np.abs(x).max(axis=0), w, 0.5)
+    assert theirs[1] == 1e-5
+    assert ours[1] == np.sqrt(1e-5) / np.sqrt(np.abs(w[:, 1]).max())
+    np.testing.assert_allclose(np.delete(ours, 1), np.delete(theirs, 1), rtol=1e-12)
+
+
+def test_text_attributes_only_the_weight_and_factor_clamps_to_smoothquant():
+    texts = {"quantref/llm/methods.py": (ROOT / "quantref/llm/methods.py").read_text(),
+             "ps4": _markdown_and_code(ROOT / "course/source/ps4_llm_outliers/ps4_llm_outliers.ipynb")}
+    for name, text in texts.items():
+        about = _sentences_about(text, "SmoothQuant", "clamp") + _sentences_about(text, "reference code", "clamp")
+        assert about, f"{name} should say what SmoothQuant's code clamps"
+        for sentence in about:
+            assert "weight maxima" in sentence and "both maxima" not in sentence, f"{name}: {sentence!r}"
