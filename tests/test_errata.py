@@ -57,3 +57,26 @@ def test_text_attributes_only_the_weight_and_factor_clamps_to_smoothquant():
         assert about, f"{name} should say what SmoothQuant's code clamps"
         for sentence in about:
             assert "weight maxima" in sentence and "both maxima" not in sentence, f"{name}: {sentence!r}"
+
+
+# -- LLM.int8(): the analysis definition of an outlier feature is not the run-time decomposition rule
+
+def _ps4_cell(cell_id: str) -> str:
+    nb = nbformat.read(ROOT / "course/source/ps4_llm_outliers/ps4_llm_outliers.ipynb", as_version=4)
+    return next(c.source for c in nb.cells if c.get("id") == cell_id)
+
+
+def test_the_run_time_rule_needs_one_large_value_only():
+    x = np.random.default_rng(0).uniform(-1, 1, size=(100, 4))
+    x[37, 2] = 6.0                         # one token in 100 (1 %, under the analysis' 6 % of positions)
+    np.testing.assert_array_equal(llm.outlier_columns(x), [2])
+
+
+def test_ps4_keeps_the_analysis_definition_apart_from_the_run_time_rule():
+    intro, task = _ps4_cell("intro"), _ps4_cell("outlier_columns_task")
+    analysis = _sentences_about(intro, "25 %", "6 %", "layers")
+    assert analysis, "the introduction states the paper's analysis definition (>= 6 in 25 % of layers, 6 % of positions)"
+    assert "not what the method applies at run time" in intro
+    rule = _sentences_about(task, "at least one token", "6.0")
+    assert rule and all("run time" in s.lower() for s in rule), rule
+    assert not _sentences_about(task, "25 %") and not _sentences_about(task, "6 % of")
