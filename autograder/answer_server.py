@@ -88,7 +88,8 @@ def _answer(namespace: dict, request: dict) -> dict:
             value = func(**args)
         return {"id": rid, "value": wire.encode(value)}
     except BaseException as exc:  # noqa: BLE001 - SystemExit too: it is an answer like any other
-        return {"id": rid, "error": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
+        return {"id": rid, "error": {"type": type(exc).__name__, "message": str(exc)[:2000],
+                                     "mro": [c.__name__ for c in type(exc).__mro__][:20]}}
 
 
 def main(argv: list[str]) -> None:

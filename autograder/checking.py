@@ -15,6 +15,8 @@ A function that calls :mod:`quantref` gets no credit: the exercise is to impleme
 from __future__ import annotations
 
 import copy
+import inspect
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -67,6 +69,29 @@ class Exercise:
     cases: Callable[[str, int], list]           #: (suite, seed) -> list of Case
     mistakes: list = field(default_factory=list)
     time_limit: float = 10.0                    #: seconds per case
+    points: tuple = (1, 2)                      #: (visible, hidden) test cells' points
+    raises: tuple = ()                          #: exception types that are an answer (kept as :class:`Raised`)
+    compare_raised: bool = False                #: ``compare`` words a :class:`Raised` itself
+
+    @property
+    def signature(self) -> tuple:
+        """The argument names the student's function takes (the reference's)."""
+        return tuple(inspect.signature(self.reference).parameters)
+
+    @property
+    def cells(self) -> dict:
+        """The nbgrader test cells of this exercise: ``{grade_id: suite}``."""
+        return {f"{self.name}_visible": "visible", f"{self.name}_hidden": "hidden"}
+
+
+class Raised:
+    """An exception kept as a value: what a case expects when the input must be refused."""
+
+    def __init__(self, message: str = "", type_name: str = "ValueError"):
+        self.message, self.type_name = message, type_name
+
+    def __repr__(self):
+        return f"{self.type_name}({self.message!r})"
 
 
 def _short(value, limit: int = 300) -> str:
@@ -134,6 +159,27 @@ def _refusal(exercise: Exercise, run: StudentCall, where: str) -> str | None:
     return None
 
 
+def _expected(exercise: Exercise, case: Case):
+    with quiet(), np.errstate(all="ignore"):
+        try:
+            return exercise.reference(**copy.deepcopy(case.args))
+        except Exception as exc:
+            if type(exc).__name__ in exercise.raises:
+                return Raised(str(exc), type(exc).__name__)
+            raise
+
+
+def _compare(exercise: Exercise, got, expected) -> str | None:
+    if not exercise.compare_raised and (isinstance(got, Raised) or isinstance(expected, Raised)):
+        if isinstance(got, Raised) and isinstance(expected, Raised):
+            return None
+        if isinstance(expected, Raised):
+            return (f"returned {_short(got, 120)}; this input must raise an error ({' or '.join(exercise.raises)}), "
+                    f"as quantref does: {expected!r}")
+        return f"raised {got!r} although this input is valid"
+    return exercise.compare(got, expected)
+
+
 def evaluate(exercise: Exercise, suite: str, seed: int, call) -> Verdict:
     """Run every ``suite`` case through ``call(args) -> StudentCall`` and judge the answers.
 
@@ -150,15 +196,19 @@ def evaluate(exercise: Exercise, suite: str, seed: int, call) -> Verdict:
     for i, case in enumerate(cases):
         where = _describe(case, suite, i, len(cases))
         run = call(case.args)
+        if exercise.raises and set(run.error_mro) & set(exercise.raises):
+            run = StudentCall(value=Raised(run.error_message, run.error_type), stderr=run.stderr,
+                              warnings=run.warnings)
+        expected = _expected(exercise, case)
         refusal = _refusal(exercise, run, where)
+        if refusal is not None and isinstance(expected, Raised) and run.error_type is not None:
+            refusal = refusal.rstrip(".") + f"; this input must raise {' or '.join(exercise.raises)}."
         if refusal is not None:
             return Verdict(exercise.name, suite, False, refusal, len(cases), len(cases) - i)
         if run.stderr.strip() or run.warnings:
             notes.add("your function wrote warnings or to stderr (not an error, but worth a look): "
                       + _short((run.stderr.strip() + " " + " ".join(run.warnings)).strip(), 200))
-        with quiet(), np.errstate(all="ignore"):
-            expected = exercise.reference(**copy.deepcopy(case.args))
-        difference = exercise.compare(run.value, expected)
+        difference = _compare(exercise, run.value, expected)
         if difference is not None:
             failures.append((where, difference, case, run.value, expected))
     if not failures:
@@ -262,3 +312,61 @@ def require_implemented(exercise: Exercise, func) -> None:
     if isinstance(run.error, NotImplementedError):
         raise CheckFailed(f"{exercise.name} is not implemented yet: replace `raise NotImplementedError()` "
                           f"with your code.")
+
+
+# -- the registry: one ProblemSet per problem set --------------------------------------------------
+
+#: Set in the grading sandbox: the hidden cases are the trusted grader's business, not the notebook's.
+GRADING_ENV = "AUTOGRADER_TRUSTED_GRADING"
+#: The hidden cases' seed outside grading (self-study, worked solutions, tests).  Grading draws them
+#: from the course secret instead (:mod:`autograder.secret`).
+PUBLIC_SEED = 0
+
+
+@dataclass
+class ProblemSet:
+    """Everything about one problem set's checks, declared once.
+
+    From it come the notebook's ``check_<exercise>`` and ``require`` (:meth:`notebook_api`), the
+    trusted grader's scoring (:mod:`autograder.grading.trusted`) and the test suite's parametrized
+    checks (``tests/test_checks.py``).  Adding a problem set means writing one of these.
+    """
+
+    assignment: str                                     #: nbgrader's assignment name
+    exercises: dict                                     #: name -> :class:`Exercise`, in notebook order
+    uses: dict = field(default_factory=dict)            #: exercise -> exercises its solution calls
+
+    def __post_init__(self):
+        if isinstance(self.exercises, (list, tuple)):
+            self.exercises = {e.name: e for e in self.exercises}
+
+    @property
+    def cells(self) -> dict:
+        """``{grade_id: (exercise, suite)}`` for every autograded test cell."""
+        return {gid: (e, suite) for e in self.exercises.values() for gid, suite in e.cells.items()}
+
+    def check(self, name: str, func, suite: str = "visible", seed: int | None = None) -> None:
+        __tracebackhide__ = True
+        if suite == "hidden" and seed is None and os.environ.get(GRADING_ENV):
+            print(f"The hidden cases of {name} are run by the grader, outside this notebook: your score for "
+                  f"this cell comes from there.")
+            return
+        run_check(self.exercises[name], func, suite, PUBLIC_SEED if seed is None else seed)
+
+    def require(self, name: str, func) -> None:
+        """Fail while exercise ``name`` is still a stub; starts each hidden-test cell."""
+        __tracebackhide__ = True
+        require_implemented(self.exercises[name], func)
+
+    def notebook_api(self) -> dict:
+        """``check_<name>`` for every exercise, and ``require``: what the test cells import."""
+        api = {"require": self.require}
+        for name, exercise in self.exercises.items():
+            def check(func, suite: str = "visible", seed: int | None = None, _name=name) -> None:
+                __tracebackhide__ = True
+                self.check(_name, func, suite, seed)
+            check.__name__ = check.__qualname__ = f"check_{name}"
+            check.__doc__ = (f"Check ``{name}({', '.join(exercise.signature)})`` on the visible cases "
+                             f"(``suite='hidden'``: the hidden ones).")
+            api[check.__name__] = check
+        return api

@@ -62,6 +62,15 @@ class StudentCall:
         return self.remote_error[0] if self.remote_error else None
 
     @property
+    def error_mro(self) -> list:
+        """The names of the exception's classes, most derived first."""
+        if self.error is not None:
+            return [c.__name__ for c in type(self.error).__mro__]
+        if self.remote_error:
+            return list(self.remote_error[2]) if len(self.remote_error) > 2 else [self.remote_error[0]]
+        return []
+
+    @property
     def error_message(self) -> str:
         if self.error is not None:
             return str(self.error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from autograder.checking import run_check
 from autograder import CheckFailed, ps1
 from course_helpers import FIXTURES, load_fixture, solution_namespace
 
@@ -25,7 +26,7 @@ def solution():
 @pytest.mark.parametrize("name", sorted(ps1.EXERCISES))
 @pytest.mark.parametrize("suite", ["visible", "hidden"])
 def test_solution_passes(solution, name, suite, capsys):
-    n = ps1.run_check(ps1.EXERCISES[name], solution[name], suite)
+    n = run_check(ps1.EXERCISES[name], solution[name], suite)
     assert n >= (2 if suite == "visible" else 9)
     assert f"all {n} {suite} cases passed" in capsys.readouterr().out
 
@@ -41,7 +42,7 @@ def test_wrong_implementation_fails_and_is_named(path):
     module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
-        ps1.run_check(ps1.EXERCISES[module.EXERCISE], func, "hidden")
+        run_check(ps1.EXERCISES[module.EXERCISE], func, "hidden")
     assert module.DIAGNOSIS in str(info.value), str(info.value)
 
 
@@ -83,7 +84,7 @@ def test_student_exceptions_exits_and_loops_become_messages():
     exercise = ps1.EXERCISES["quantize"]
     short = type(exercise)(**{**exercise.__dict__, "time_limit": 0.2})
     with pytest.raises(CheckFailed, match="took longer than 0.2 s"):
-        ps1.run_check(short, loops)
+        run_check(short, loops)
 
 
 def test_stderr_and_warnings_of_the_student_are_kept_off_stderr(solution, capfd):

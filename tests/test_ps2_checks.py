@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from autograder.checking import run_check
 from autograder import CheckFailed, ps2
 from course_helpers import FIXTURES, load_fixture, solution_namespace
 
@@ -26,7 +27,7 @@ def solution():
 @pytest.mark.parametrize("name", sorted(ps2.EXERCISES))
 @pytest.mark.parametrize("suite", ["visible", "hidden"])
 def test_solution_passes(solution, name, suite, capsys):
-    n = ps2.run_check(ps2.EXERCISES[name], solution[name], suite)
+    n = run_check(ps2.EXERCISES[name], solution[name], suite)
     assert n >= (2 if suite == "visible" else 9)
     assert f"all {n} {suite} cases passed" in capsys.readouterr().out
 
@@ -34,7 +35,7 @@ def test_solution_passes(solution, name, suite, capsys):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
     for name, exercise in ps2.EXERCISES.items():
-        ps2.run_check(exercise, solution[name], "hidden", seed)
+        run_check(exercise, solution[name], "hidden", seed)
 
 
 def test_at_least_five_kept_wrong_implementations_per_assignment():
@@ -49,7 +50,7 @@ def test_wrong_implementation_fails_and_is_named(path):
     module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
-        ps2.run_check(ps2.EXERCISES[module.EXERCISE], func, "hidden")
+        run_check(ps2.EXERCISES[module.EXERCISE], func, "hidden")
     assert module.DIAGNOSIS in str(info.value), str(info.value)
 
 
@@ -65,7 +66,7 @@ def test_every_named_mistake_is_reachable_by_a_hidden_case():
                     return np.clip(y, kw["qmin"], kw["qmax"]).astype(np.uint8 if kw["qmin"] >= 0 else np.int8)
                 return np.asarray(wrong(**kw)).astype(np.int32)
             with pytest.raises(CheckFailed) as info:
-                ps2.run_check(exercise, student, "hidden")
+                run_check(exercise, student, "hidden")
             assert label in str(info.value), (name, label, str(info.value))
 
 

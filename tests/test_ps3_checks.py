@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from autograder.checking import run_check
 from autograder import CheckFailed, ps3
 from autograder.ps3 import mistakes
 from course_helpers import FIXTURES, load_fixture, solution_namespace
@@ -31,7 +32,7 @@ def solution():
 @pytest.mark.parametrize("name", sorted(ps3.EXERCISES))
 @pytest.mark.parametrize("suite", ["visible", "hidden"])
 def test_solution_passes(solution, name, suite, capsys):
-    n = ps3.run_check(ps3.EXERCISES[name], solution[name], suite)
+    n = run_check(ps3.EXERCISES[name], solution[name], suite)
     minimum = {"qat_step": (2, 8), "qat_train": (1, 2)}.get(name, (3, 9))
     assert n >= minimum[suite == "hidden"]
     assert f"all {n} {suite} cases passed" in capsys.readouterr().out
@@ -40,7 +41,7 @@ def test_solution_passes(solution, name, suite, capsys):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
     for name, exercise in ps3.EXERCISES.items():
-        ps3.run_check(exercise, solution[name], "hidden", seed)
+        run_check(exercise, solution[name], "hidden", seed)
 
 
 def test_at_least_five_kept_wrong_implementations_per_assignment():
@@ -55,7 +56,7 @@ def test_wrong_implementation_fails_and_is_named(path):
     module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
-        ps3.run_check(ps3.EXERCISES[module.EXERCISE], func, "hidden")
+        run_check(ps3.EXERCISES[module.EXERCISE], func, "hidden")
     assert module.DIAGNOSIS in str(info.value), str(info.value)
 
 
@@ -63,7 +64,7 @@ def test_wrong_implementation_fails_and_is_named(path):
 def test_every_named_mistake_is_caught_and_named_by_the_hidden_cases(exercise):
     for label, wrong in mistakes.WRONG[exercise]():
         with pytest.raises(CheckFailed) as info:
-            ps3.run_check(ps3.EXERCISES[exercise], wrong, "hidden")
+            run_check(ps3.EXERCISES[exercise], wrong, "hidden")
         assert label in str(info.value), (exercise, label, str(info.value))
 
 
@@ -94,10 +95,10 @@ def test_qat_run_passes_with_every_shuffle_and_fails_without_learning(solution):
         return loss, [(dw.astype(np.float64), db.astype(np.float64)) for dw, db in grads], ranges
 
     for seed in (3, 4, 5):
-        ps3.run_check(exercise, solution["qat_train"], "hidden", seed)
-    ps3.run_check(exercise, with_step(float32_step), "hidden", 6)     # a float32 step stays within tolerance
+        run_check(exercise, solution["qat_train"], "hidden", seed)
+    run_check(exercise, with_step(float32_step), "hidden", 6)     # a float32 step stays within tolerance
     with pytest.raises(CheckFailed, match="the weights never changed"):
-        ps3.run_check(exercise, with_step(zero_step), "hidden")
+        run_check(exercise, with_step(zero_step), "hidden")
 
 
 def test_a_function_that_calls_quantref_gets_no_credit():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from autograder.checking import run_check
 from autograder import CheckFailed, ps4
 from autograder.ps4 import mistakes
 from course_helpers import FIXTURES, load_fixture, solution_namespace
@@ -27,7 +28,7 @@ def solution():
 @pytest.mark.parametrize("name", sorted(ps4.EXERCISES))
 @pytest.mark.parametrize("suite", ["visible", "hidden"])
 def test_solution_passes(solution, name, suite, capsys):
-    n = ps4.run_check(ps4.EXERCISES[name], solution[name], suite)
+    n = run_check(ps4.EXERCISES[name], solution[name], suite)
     assert n >= (2 if suite == "visible" else 9)
     assert f"all {n} {suite} cases passed" in capsys.readouterr().out
 
@@ -35,7 +36,7 @@ def test_solution_passes(solution, name, suite, capsys):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
     for name, exercise in ps4.EXERCISES.items():
-        ps4.run_check(exercise, solution[name], "hidden", seed)
+        run_check(exercise, solution[name], "hidden", seed)
 
 
 def test_at_least_five_kept_wrong_implementations_per_assignment():
@@ -50,7 +51,7 @@ def test_wrong_implementation_fails_and_is_named(path):
     module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
-        ps4.run_check(ps4.EXERCISES[module.EXERCISE], func, "hidden")
+        run_check(ps4.EXERCISES[module.EXERCISE], func, "hidden")
     assert module.DIAGNOSIS in str(info.value), str(info.value)
 
 
@@ -59,7 +60,7 @@ def test_every_named_mistake_is_caught_by_the_hidden_cases(exercise):
     """Each wrong implementation fails; it is named, or (an axis mixed up) its shape error is reported."""
     for label, wrong in mistakes.WRONG[exercise]():
         with pytest.raises(CheckFailed) as info:
-            ps4.run_check(ps4.EXERCISES[exercise], wrong, "hidden")
+            run_check(ps4.EXERCISES[exercise], wrong, "hidden")
         message = str(info.value)
         if any(name in label for name in mistakes.SHAPE_ERRORS):
             assert label in message or "raised ValueError" in message, (exercise, label, message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from autograder.checking import run_check
 from autograder import CheckFailed, ps6
 from autograder.ps6 import cases, mistakes
 from course_helpers import FIXTURES, load_fixture, solution_namespace
@@ -27,7 +28,7 @@ def solution():
 @pytest.mark.parametrize("name", sorted(ps6.EXERCISES))
 @pytest.mark.parametrize("suite", ["visible", "hidden"])
 def test_solution_passes(solution, name, suite, capsys):
-    n = ps6.grade(name, solution[name], suite)
+    n = run_check(ps6.EXERCISES[name], solution[name], suite)
     assert n >= (2 if suite == "visible" else 9)
     assert f"all {n} {suite} cases passed" in capsys.readouterr().out
 
@@ -35,7 +36,7 @@ def test_solution_passes(solution, name, suite, capsys):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_solution_passes_hidden_suites_of_other_seeds(solution, seed):
     for name in ps6.EXERCISES:
-        ps6.grade(name, solution[name], "hidden", seed)
+        run_check(ps6.EXERCISES[name], solution[name], "hidden", seed)
 
 
 def test_at_least_ten_kept_wrong_implementations():
@@ -50,7 +51,7 @@ def test_wrong_implementation_fails_and_is_named(path):
     module = load_fixture(path)
     func = getattr(module, module.EXERCISE)
     with pytest.raises(CheckFailed) as info:
-        ps6.grade(module.EXERCISE, func, "hidden")
+        run_check(ps6.EXERCISES[module.EXERCISE], func, "hidden")
     assert module.DIAGNOSIS in str(info.value), str(info.value)
 
 
@@ -59,7 +60,7 @@ def test_every_named_mistake_is_caught_by_the_hidden_cases(exercise):
     """Each wrong implementation fails; it is named, or (a transposed index) its error is reported."""
     for label, wrong in mistakes.WRONG[exercise]():
         with pytest.raises(CheckFailed) as info:
-            ps6.grade(exercise, wrong, "hidden")
+            run_check(ps6.EXERCISES[exercise], wrong, "hidden")
         message = str(info.value)
         if label in mistakes.SHAPE_ERRORS:
             assert label in message or " raised " in message or "shape" in message, (exercise, label, message)

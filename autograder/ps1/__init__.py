@@ -16,8 +16,7 @@ import numpy as np
 
 from quantref.linear import asymmetric_qparams, dequantize, minmax, quantization_error, quantize
 
-from ..checking import (Exercise, compare_float_array, compare_integer_array, compare_tuple, require_implemented,
-                        run_check)
+from ..checking import (ProblemSet, Exercise, compare_float_array, compare_integer_array, compare_tuple)
 from . import cases, mistakes
 
 
@@ -92,55 +91,24 @@ def _ref_error(x, scale, zero_point, bits):
 
 EXERCISES = {
     "asymmetric_qparams": Exercise("asymmetric_qparams", _ref_qparams, _compare_qparams, cases.qparams_cases,
-                                   mistakes.qparams_mistakes(_compare_qparams)),
+                                   mistakes.qparams_mistakes(_compare_qparams), points=(1, 2)),
     "quantize": Exercise("quantize", _ref_quantize, _compare_codes, cases.quantize_cases,
-                         mistakes.quantize_mistakes(_compare_codes_any_dtype)),
+                         mistakes.quantize_mistakes(_compare_codes_any_dtype), points=(1, 2)),
     "dequantize": Exercise("dequantize", _ref_dequantize, _compare_dequantized, cases.dequantize_cases,
-                           mistakes.dequantize_mistakes(_compare_dequantized)),
+                           mistakes.dequantize_mistakes(_compare_dequantized), points=(1, 2)),
     "quantize_per_channel": Exercise("quantize_per_channel", _ref_per_channel, _compare_per_channel,
-                                     cases.per_channel_cases, mistakes.per_channel_mistakes(_compare_per_channel)),
+                                     cases.per_channel_cases, mistakes.per_channel_mistakes(_compare_per_channel), points=(1, 2)),
     "clipping_rounding_error": Exercise("clipping_rounding_error", _ref_error, _compare_error_parts,
-                                        cases.error_cases, mistakes.error_mistakes(_compare_error_parts)),
+                                        cases.error_cases, mistakes.error_mistakes(_compare_error_parts), points=(1, 2)),
 }
-
-
-def check_asymmetric_qparams(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``asymmetric_qparams(rmin, rmax, bits) -> (scale, zero_point)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["asymmetric_qparams"], func, suite, seed)
-
-
-def check_quantize(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``quantize(x, scale, zero_point, bits) -> uint8 codes``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["quantize"], func, suite, seed)
-
-
-def check_dequantize(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``dequantize(q, scale, zero_point) -> real values``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["dequantize"], func, suite, seed)
-
-
-def check_quantize_per_channel(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``quantize_per_channel(w, bits, axis) -> (q, scales, zero_points)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["quantize_per_channel"], func, suite, seed)
-
-
-def check_clipping_rounding_error(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``clipping_rounding_error(x, scale, zero_point, bits) -> (clipping_mse, rounding_mse)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["clipping_rounding_error"], func, suite, seed)
-
-
-def require(name: str, func) -> None:
-    """Fail while exercise ``name`` is still a stub; starts each hidden-test cell."""
-    __tracebackhide__ = True
-    require_implemented(EXERCISES[name], func)
 
 
 #: Exercises whose worked solution calls another exercise's answer: a mistake in the callee
 #: also costs the caller's points (the nbgrader tests allow for exactly these).
 USES = {"quantize_per_channel": {"asymmetric_qparams", "quantize"},
         "clipping_rounding_error": {"quantize", "dequantize"}}
+
+#: The registry: the notebook's ``check_<exercise>`` and ``require``, the trusted grader and the tests
+#: all come from here.
+PROBLEM_SET = ProblemSet("ps1_linear_quantization", EXERCISES, uses=USES)
+globals().update(PROBLEM_SET.notebook_api())

@@ -20,7 +20,7 @@ import numpy as np
 from quantref.integer import fold_bias, multiply_by_quantized_multiplier, quantize_multiplier, requantize
 from quantref.kernels import int_matmul, int_matmul_terms
 
-from ..checking import Exercise, compare_integer_array, compare_tuple, require_implemented, run_check
+from ..checking import (ProblemSet, Exercise, compare_integer_array, compare_tuple)
 from . import cases, mistakes
 
 
@@ -123,64 +123,27 @@ def _ref_requantize(acc, M0, shift, out_zero_point, qmin, qmax):
 
 EXERCISES = {
     "zero_point_terms": Exercise("zero_point_terms", _ref_zero_point_terms, _compare_terms,
-                                 cases.zero_point_terms_cases, mistakes.zero_point_terms_mistakes(_terms_values)),
+                                 cases.zero_point_terms_cases, mistakes.zero_point_terms_mistakes(_terms_values), points=(1, 2)),
     "int_matmul_zp": Exercise("int_matmul_zp", _ref_int_matmul_zp, _compare_int32, cases.int_matmul_zp_cases,
-                              mistakes.int_matmul_zp_mistakes(_values_only)),
+                              mistakes.int_matmul_zp_mistakes(_values_only), points=(1, 2)),
     "fold_bias": Exercise("fold_bias", _ref_fold_bias, _compare_int32, cases.fold_bias_cases,
-                          mistakes.fold_bias_mistakes(_values_only)),
+                          mistakes.fold_bias_mistakes(_values_only), points=(1, 2)),
     "quantize_multiplier": Exercise("quantize_multiplier", _ref_quantize_multiplier, _compare_multiplier,
                                     cases.quantize_multiplier_cases,
-                                    mistakes.quantize_multiplier_mistakes(_multiplier_values)),
+                                    mistakes.quantize_multiplier_mistakes(_multiplier_values), points=(1, 2)),
     "multiply_by_quantized_multiplier": Exercise("multiply_by_quantized_multiplier", _ref_mbqm, _compare_int32,
-                                                 cases.mbqm_cases, mistakes.mbqm_mistakes(_values_only)),
+                                                 cases.mbqm_cases, mistakes.mbqm_mistakes(_values_only), points=(1, 3)),
     "requantize": Exercise("requantize", _ref_requantize, _compare_codes, cases.requantize_cases,
-                           mistakes.requantize_mistakes(_values_only)),
+                           mistakes.requantize_mistakes(_values_only), points=(1, 2)),
 }
-
-
-def check_zero_point_terms(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``zero_point_terms(a, b, za, zb) -> (a_row_sums, b_col_sums, k_za_zb)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["zero_point_terms"], func, suite, seed)
-
-
-def check_int_matmul_zp(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``int_matmul_zp(a, b, za, zb) -> int32 sum_k (a - za)(b - zb)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["int_matmul_zp"], func, suite, seed)
-
-
-def check_fold_bias(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``fold_bias(bias_int32, w_q, x_zero_point) -> int32 folded bias``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["fold_bias"], func, suite, seed)
-
-
-def check_quantize_multiplier(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``quantize_multiplier(M) -> (M0, shift)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["quantize_multiplier"], func, suite, seed)
-
-
-def check_multiply_by_quantized_multiplier(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``multiply_by_quantized_multiplier(acc, M0, shift) -> int32``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["multiply_by_quantized_multiplier"], func, suite, seed)
-
-
-def check_requantize(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``requantize(acc, M0, shift, out_zero_point, qmin, qmax) -> 8-bit codes``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["requantize"], func, suite, seed)
-
-
-def require(name: str, func) -> None:
-    """Fail while exercise ``name`` is still a stub; starts each hidden-test cell."""
-    __tracebackhide__ = True
-    require_implemented(EXERCISES[name], func)
 
 
 #: Exercises whose worked solution calls another exercise's answer: a mistake in the callee
 #: also costs the caller's points (the nbgrader tests allow for exactly these).
 USES = {"int_matmul_zp": {"zero_point_terms"},
         "requantize": {"multiply_by_quantized_multiplier"}}
+
+#: The registry: the notebook's ``check_<exercise>`` and ``require``, the trusted grader and the tests
+#: all come from here.
+PROBLEM_SET = ProblemSet("ps2_integer_matmul", EXERCISES, uses=USES)
+globals().update(PROBLEM_SET.notebook_api())

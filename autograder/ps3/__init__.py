@@ -29,7 +29,7 @@ from quantref.calibration import MinMaxObserver, MovingAverageMinMaxObserver, Pe
 from quantref.qat import FakeQuantMLP, fake_quantize_backward, fake_quantize_forward, qat_finetune
 from quantref.zoo import DigitsSplit
 
-from ..checking import Exercise, compare_float_array, compare_tuple, require_implemented, run_check
+from ..checking import (ProblemSet, Exercise, compare_float_array, compare_tuple)
 from . import cases, mistakes
 
 #: A QAT run passes when its test accuracy is at least quantref's minus this (a fraction: 5 points).
@@ -236,72 +236,29 @@ def _ref_qat_train(layers, x, y, w_bits, a_bits, epochs, batch_size, lr, c, seed
 
 EXERCISES = {
     "update_minmax": Exercise("update_minmax", _ref_update_minmax, _compare_range, cases.update_minmax_cases,
-                              mistakes.build(mistakes.update_minmax_wrong(), _compare_range)),
+                              mistakes.build(mistakes.update_minmax_wrong(), _compare_range), points=(1, 2)),
     "moving_average_update": Exercise("moving_average_update", _ref_moving_average, _compare_range,
                                       cases.moving_average_cases,
-                                      mistakes.build(mistakes.moving_average_wrong(), _compare_range)),
+                                      mistakes.build(mistakes.moving_average_wrong(), _compare_range), points=(1, 2)),
     "percentile_range": Exercise("percentile_range", _ref_percentile, _compare_range, cases.percentile_cases,
-                                 mistakes.build(mistakes.percentile_wrong(), _compare_range)),
+                                 mistakes.build(mistakes.percentile_wrong(), _compare_range), points=(1, 2)),
     "fake_quantize": Exercise("fake_quantize", _ref_fake_quantize, _compare_values, cases.fake_quantize_cases,
-                              mistakes.build(mistakes.fake_quantize_wrong(), _compare_values)),
+                              mistakes.build(mistakes.fake_quantize_wrong(), _compare_values), points=(1, 2)),
     "ste_backward": Exercise("ste_backward", _ref_ste, _compare_gradient, cases.ste_cases,
-                             mistakes.build(mistakes.ste_wrong(), _compare_gradient)),
+                             mistakes.build(mistakes.ste_wrong(), _compare_gradient), points=(1, 2)),
     "qat_step": Exercise("qat_step", _ref_qat_step, _compare_step, cases.qat_step_cases,
-                         mistakes.build(mistakes.qat_step_wrong(), _compare_step)),
+                         mistakes.build(mistakes.qat_step_wrong(), _compare_step), points=(1, 3)),
     "qat_train": Exercise("qat_train", _ref_qat_train, _compare_qat_run, cases.qat_train_cases,
-                          mistakes.qat_train_mistakes(_accuracy_of), time_limit=60.0),
+                          mistakes.qat_train_mistakes(_accuracy_of), time_limit=60.0, points=(1, 2)),
 }
-
-
-def check_update_minmax(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``update_minmax(state, batch) -> (rmin, rmax)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["update_minmax"], func, suite, seed)
-
-
-def check_moving_average_update(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``moving_average_update(rmin, rmax, batch, c) -> (rmin, rmax)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["moving_average_update"], func, suite, seed)
-
-
-def check_percentile_range(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``percentile_range(x, p) -> (rmin, rmax)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["percentile_range"], func, suite, seed)
-
-
-def check_fake_quantize(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``fake_quantize(x, scale, zero_point, qmin, qmax) -> fake-quantized values``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["fake_quantize"], func, suite, seed)
-
-
-def check_ste_backward(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``ste_backward(grad, x, scale, zero_point, qmin, qmax) -> gradient with respect to x``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["ste_backward"], func, suite, seed)
-
-
-def check_qat_step(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``qat_step(layers, act_ranges, x, y, w_bits, a_bits, c) -> (loss, grads, act_ranges)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["qat_step"], func, suite, seed)
-
-
-def check_qat_train(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``qat_train(layers, x, y, w_bits, a_bits, epochs, batch_size, lr, c, seed) -> (layers, act_ranges)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["qat_train"], func, suite, seed)
-
-
-def require(name: str, func) -> None:
-    """Fail while exercise ``name`` is still a stub; starts each hidden-test cell."""
-    __tracebackhide__ = True
-    require_implemented(EXERCISES[name], func)
 
 
 #: Exercises whose worked solution calls another exercise's answer: a mistake in the callee
 #: also costs the caller's points (the nbgrader tests allow for exactly these).
 USES = {"qat_step": {"moving_average_update", "fake_quantize", "ste_backward"},
         "qat_train": {"qat_step", "moving_average_update", "fake_quantize", "ste_backward"}}
+
+#: The registry: the notebook's ``check_<exercise>`` and ``require``, the trusted grader and the tests
+#: all come from here.
+PROBLEM_SET = ProblemSet("ps3_ptq_qat", EXERCISES, uses=USES)
+globals().update(PROBLEM_SET.notebook_api())

@@ -19,8 +19,7 @@ import numpy as np
 
 from quantref.llm import absmax_int8, llm_int8_decompose, outlier_columns, relative_error, smooth, smoothing_factors
 
-from ..checking import (Exercise, compare_float_array, compare_integer_array, compare_tuple, require_implemented,
-                        run_check)
+from ..checking import (ProblemSet, Exercise, compare_float_array, compare_integer_array, compare_tuple)
 from . import cases, mistakes
 
 
@@ -124,64 +123,27 @@ def _ref_error(y, x, w):
 
 EXERCISES = {
     "outlier_columns": Exercise("outlier_columns", _ref_outliers, _compare_indices, cases.outlier_cases,
-                                mistakes.build(mistakes.outlier_wrong(), _compare_indices) + mistakes.outlier_extra()),
+                                mistakes.build(mistakes.outlier_wrong(), _compare_indices) + mistakes.outlier_extra(), points=(1, 2)),
     "quantize_rows": Exercise("quantize_rows", _ref_rows, _compare_rows, cases.quantize_rows_cases,
                               mistakes.build(mistakes.quantize_rows_wrong(), _compare_rows)
-                              + mistakes.quantize_rows_extra()),
+                              + mistakes.quantize_rows_extra(), points=(1, 2)),
     "llm_int8": Exercise("llm_int8", _ref_llm_int8, _compare_llm, cases.llm_int8_cases,
-                         mistakes.build(mistakes.llm_int8_wrong(), _compare_llm)),
+                         mistakes.build(mistakes.llm_int8_wrong(), _compare_llm), points=(1, 3)),
     "smoothing_factors": Exercise("smoothing_factors", _ref_factors, _compare_factors, cases.smoothing_cases,
-                                  mistakes.build(mistakes.smoothing_wrong(), _compare_factors)),
+                                  mistakes.build(mistakes.smoothing_wrong(), _compare_factors), points=(1, 2)),
     "smooth": Exercise("smooth", _ref_smooth, _compare_smoothed, cases.smooth_cases,
-                       mistakes.build(mistakes.smooth_wrong(), _compare_smoothed) + mistakes.smooth_extra()),
+                       mistakes.build(mistakes.smooth_wrong(), _compare_smoothed) + mistakes.smooth_extra(), points=(1, 2)),
     "relative_error": Exercise("relative_error", _ref_error, _compare_error, cases.relative_error_cases,
-                               mistakes.build(mistakes.relative_error_wrong(), _compare_error)),
+                               mistakes.build(mistakes.relative_error_wrong(), _compare_error), points=(1, 2)),
 }
-
-
-def check_outlier_columns(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``outlier_columns(x, threshold) -> indices of the columns with any |x| >= threshold``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["outlier_columns"], func, suite, seed)
-
-
-def check_quantize_rows(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``quantize_rows(v) -> (int8 codes, one absmax scale per row)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["quantize_rows"], func, suite, seed)
-
-
-def check_llm_int8(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``llm_int8(x, w, threshold) -> (exact int8 product of the regular columns, output)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["llm_int8"], func, suite, seed)
-
-
-def check_smoothing_factors(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``smoothing_factors(x, w, alpha) -> s`` (one per input channel)."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["smoothing_factors"], func, suite, seed)
-
-
-def check_smooth(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``smooth(x, w, alpha) -> (X / s, W * s)``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["smooth"], func, suite, seed)
-
-
-def check_relative_error(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``relative_error(y, x, w) -> ||y - X W^T||_F / ||X W^T||_F``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["relative_error"], func, suite, seed)
-
-
-def require(name: str, func) -> None:
-    """Fail while exercise ``name`` is still a stub; starts each hidden-test cell."""
-    __tracebackhide__ = True
-    require_implemented(EXERCISES[name], func)
 
 
 #: Exercises whose worked solution calls another exercise's answer: a mistake in the callee
 #: also costs the caller's points (the nbgrader tests allow for exactly these).
 USES = {"llm_int8": {"outlier_columns", "quantize_rows"},
         "smooth": {"smoothing_factors"}}
+
+#: The registry: the notebook's ``check_<exercise>`` and ``require``, the trusted grader and the tests
+#: all come from here.
+PROBLEM_SET = ProblemSet("ps4_llm_outliers", EXERCISES, uses=USES)
+globals().update(PROBLEM_SET.notebook_api())

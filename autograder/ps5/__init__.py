@@ -16,16 +16,14 @@ that have no codebook entry, on which quantref raises, and must raise too.
 """
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 
 from quantref.codebook import (PackedCodes, assign_sorted_centroids, compression_ratio, kmeans_1d, lut_dequantize,
                                pack_codes, storage_bits, unpack_codes)
 
-from ..checking import (SUITES, Exercise, compare_float_array, compare_integer_array, compare_tuple,
-                        require_implemented, run_check)
-from ..harness import CheckFailed, call_student, quiet
+from ..checking import (ProblemSet, Mistake, Exercise, compare_float_array, compare_integer_array,
+                        compare_tuple)
 from . import cases, mistakes
 
 
@@ -91,6 +89,11 @@ def _ref_kmeans(w, k, iters):
     return r.centroids, r.codes
 
 
+def _lut_all_cases(suite: str, seed: int) -> list:
+    """The lookups, then the codes with no codebook entry, which must raise IndexError or ValueError."""
+    return cases.lut_cases(suite, seed) + cases.lut_bad_cases(suite, seed)
+
+
 def _ref_lut(codes, codebook):
     return lut_dequantize(codes, codebook)
 
@@ -109,125 +112,28 @@ def _ref_storage(n, k, b=32):
 
 EXERCISES = {
     "kmeans_assign": Exercise("kmeans_assign", _ref_assign, _compare_codes, cases.assign_cases,
-                              mistakes.build(mistakes.assign_wrong(), _compare_codes) + mistakes.assign_extra()),
+                              mistakes.build(mistakes.assign_wrong(), _compare_codes) + mistakes.assign_extra(), points=(1, 2)),
     "kmeans_1d": Exercise("kmeans_1d", _ref_kmeans, _compare_kmeans, cases.kmeans_cases,
-                          mistakes.build(mistakes.kmeans_wrong(), _compare_kmeans) + mistakes.kmeans_extra()),
-    "lut_dequantize": Exercise("lut_dequantize", _ref_lut, _compare_lookup, cases.lut_cases,
-                               mistakes.build(mistakes.lut_wrong(), _compare_lookup) + mistakes.lut_extra()),
+                          mistakes.build(mistakes.kmeans_wrong(), _compare_kmeans) + mistakes.kmeans_extra(), points=(1, 3)),
+    "lut_dequantize": Exercise("lut_dequantize", _ref_lut, _compare_lookup, _lut_all_cases,
+                               mistakes.build(mistakes.lut_wrong(), _compare_lookup) + mistakes.lut_extra()
+                               + [Mistake.from_function(name, silent, _compare_lookup)
+                                  for name, silent in mistakes.LUT_SILENT],
+                               points=(1, 2), raises=("IndexError", "ValueError")),
     "pack_codes": Exercise("pack_codes", _ref_pack, _compare_bytes, cases.pack_cases,
-                           mistakes.build(mistakes.pack_wrong(), _compare_bytes)),
+                           mistakes.build(mistakes.pack_wrong(), _compare_bytes), points=(1, 2)),
     "unpack_codes": Exercise("unpack_codes", _ref_unpack, _compare_bytes, cases.unpack_cases,
-                             mistakes.build(mistakes.unpack_wrong(), _compare_bytes) + mistakes.unpack_extra()),
+                             mistakes.build(mistakes.unpack_wrong(), _compare_bytes) + mistakes.unpack_extra(), points=(1, 2)),
     "storage_cost": Exercise("storage_cost", _ref_storage, _compare_storage, cases.storage_cases,
-                             mistakes.build(mistakes.storage_wrong(), _compare_storage)),
+                             mistakes.build(mistakes.storage_wrong(), _compare_storage), points=(1, 2)),
 }
-
-
-def _check_out_of_range(func, suite: str, seed: int) -> int:
-    """``lut_dequantize`` must raise (IndexError or ValueError) on a code with no codebook entry."""
-    __tracebackhide__ = True
-    exercise = EXERCISES["lut_dequantize"]
-    bad = cases.lut_bad_cases(suite, seed)
-    for i, case in enumerate(bad):
-        with quiet():
-            try:
-                lut_dequantize(**copy.deepcopy(case.args))
-            except ValueError:
-                pass
-            else:  # pragma: no cover - a broken case, not a student's mistake
-                raise RuntimeError(f"quantref accepted the out-of-range case {case.label!r}")
-        run = call_student(func, time_limit=exercise.time_limit, **copy.deepcopy(case.args))
-        if suite == "hidden":
-            where = f"hidden case {i + 1} of {len(bad)} with a code out of range ({case.label})"
-        else:
-            where = (f"case {i + 1} of {len(bad)} with a code out of range ({case.label}): "
-                     f"codes={case.args['codes']!r}, codebook={case.args['codebook']!r}")
-        if run.quantref_calls:
-            raise CheckFailed(
-                f"lut_dequantize calls the reference library ({', '.join(run.quantref_calls[:3])}). The exercise "
-                f"is to implement it yourself with NumPy; quantref is what your answer is checked "
-                f"against, so calling it earns no credit.")
-        if run.timed_out:
-            raise CheckFailed(f"lut_dequantize took longer than {exercise.time_limit:g} s on {where}.")
-        if isinstance(run.error, NotImplementedError):
-            raise CheckFailed("lut_dequantize is not implemented yet: replace `raise NotImplementedError()` "
-                              "with your code.")
-        if isinstance(run.error, (IndexError, ValueError)):
-            continue
-        if run.error is not None:
-            raise CheckFailed(f"lut_dequantize raised {type(run.error).__name__}: {run.error} on {where}; a code "
-                              f"with no codebook entry should raise IndexError or ValueError.") from None
-        message = [f"lut_dequantize returned a value on {where}.",
-                   "  A code with no codebook entry must raise an error (IndexError or ValueError), "
-                   "not give a made-up weight."]
-        named = []
-        for name, silent in mistakes.LUT_SILENT:
-            try:
-                with quiet(), np.errstate(all="ignore"):
-                    produced = silent(**copy.deepcopy(case.args))
-            except Exception:  # noqa: BLE001 - a mistake that cannot run on this case does not match
-                continue
-            if _compare_lookup(run.value, produced) is None:
-                named.append(name)
-        if named:
-            message.append("Likely mistake: " + "; ".join(named))
-        raise CheckFailed("\n".join(message))
-    print(f"\u2714 lut_dequantize: {'all ' * (len(bad) > 1)}{len(bad)} {suite} case{'s' * (len(bad) > 1)} with a code "
-          f"out of range raised an error.")
-    return len(bad)
-
-
-def check_kmeans_assign(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``kmeans_assign(w, centroids) -> index of the nearest centroid of every weight``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["kmeans_assign"], func, suite, seed)
-
-
-def check_kmeans_1d(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``kmeans_1d(w, k, iters) -> (centroids, codes)`` (linear initialisation, ``iters`` updates)."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["kmeans_1d"], func, suite, seed)
-
-
-def check_lut_dequantize(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``lut_dequantize(codes, codebook) -> codebook[codes]``, and that a code out of range raises."""
-    __tracebackhide__ = True
-    if suite not in SUITES:
-        raise ValueError(f"suite must be one of {SUITES}, got {suite!r}")
-    run_check(EXERCISES["lut_dequantize"], func, suite, seed)
-    _check_out_of_range(func, suite, seed)
-
-
-def check_pack_codes(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``pack_codes(codes, bits) -> uint8 bytes, 8 // bits codes each, first code in the lowest bits``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["pack_codes"], func, suite, seed)
-
-
-def check_unpack_codes(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``unpack_codes(packed, bits, n) -> the n uint8 codes``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["unpack_codes"], func, suite, seed)
-
-
-def check_storage_cost(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``storage_cost(n, k, b=32) -> (n log2 k + k b, n b / (n log2 k + k b))``."""
-    __tracebackhide__ = True
-    run_check(EXERCISES["storage_cost"], func, suite, seed)
-
-
-#: The check of each exercise (``lut_dequantize``'s does more than :func:`run_check`).
-CHECKS = {"kmeans_assign": check_kmeans_assign, "kmeans_1d": check_kmeans_1d,
-          "lut_dequantize": check_lut_dequantize, "pack_codes": check_pack_codes,
-          "unpack_codes": check_unpack_codes, "storage_cost": check_storage_cost}
-
-
-def require(name: str, func) -> None:
-    """Fail while exercise ``name`` is still a stub; starts each hidden-test cell."""
-    __tracebackhide__ = True
-    require_implemented(EXERCISES[name], func)
 
 
 #: Exercises whose worked solution calls another exercise's answer: a mistake in the callee
 #: also costs the caller's points (the nbgrader tests allow for exactly these).
 USES = {"kmeans_1d": {"kmeans_assign"}}
+
+#: The registry: the notebook's ``check_<exercise>`` and ``require``, the trusted grader and the tests
+#: all come from here.
+PROBLEM_SET = ProblemSet("ps5_kmeans", EXERCISES, uses=USES)
+globals().update(PROBLEM_SET.notebook_api())

@@ -19,40 +19,15 @@ case can expect it.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
 from quantref.pq import ProductQuantizer, quantize_tables, scan
 
-from ..checking import (Exercise, compare_float_array, compare_integer_array, compare_tuple, require_implemented,
-                        run_check)
+from ..checking import (ProblemSet, Raised, Exercise, compare_float_array, compare_integer_array,
+                        compare_tuple)
 from . import cases, mistakes
-
-
-class Raised:
-    """A ``ValueError`` raised by a function, kept as a value (what a case may expect)."""
-
-    def __init__(self, message: str = ""):
-        self.message = message
-
-    def __repr__(self):
-        return f"ValueError({self.message!r})"
-
-
-def _catch_value_error(func):
-    """``func`` with a ``ValueError`` returned as :class:`Raised` instead of raised (other errors pass)."""
-    if not callable(func):
-        return func
-
-    @functools.wraps(func)
-    def adapter(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except ValueError as exc:
-            return Raised(str(exc))
-    return adapter
 
 
 # -- comparisons ------------------------------------------------------------------------------------
@@ -158,64 +133,24 @@ def _ref_quantize(tables):
 EXERCISES = {
     "train_prototypes": Exercise("train_prototypes", _ref_train, _compare_prototypes, cases.train_cases,
                                  mistakes.build(mistakes.train_wrong(), _compare_prototypes) + mistakes.train_extra(),
-                                 time_limit=20.0),
+                                 time_limit=20.0, points=(1, 3), raises=("ValueError",), compare_raised=True),
     "encode": Exercise("encode", _ref_encode, _compare_codes, cases.encode_cases,
-                       mistakes.build(mistakes.encode_wrong(), _compare_codes) + mistakes.encode_extra()),
+                       mistakes.build(mistakes.encode_wrong(), _compare_codes) + mistakes.encode_extra(), points=(1, 2)),
     "build_tables": Exercise("build_tables", _ref_tables, _compare_tables, cases.tables_cases,
-                             mistakes.build(mistakes.tables_wrong(), _compare_tables) + mistakes.tables_extra()),
+                             mistakes.build(mistakes.tables_wrong(), _compare_tables) + mistakes.tables_extra(), points=(1, 2)),
     "aggregate": Exercise("aggregate", _ref_aggregate, _compare_sums, cases.aggregate_cases,
-                          mistakes.build(mistakes.aggregate_wrong(), _compare_sums) + mistakes.aggregate_extra()),
+                          mistakes.build(mistakes.aggregate_wrong(), _compare_sums) + mistakes.aggregate_extra(), points=(1, 3)),
     "quantize_tables": Exercise("quantize_tables", _ref_quantize, _compare_quantized, cases.quantize_cases,
                                 mistakes.build(mistakes.quantize_wrong(), _compare_quantized)
-                                + mistakes.quantize_extra()),
+                                + mistakes.quantize_extra(), points=(1, 3)),
 }
-
-#: Exercises whose cases expect a ValueError on some inputs (see :func:`grade`).
-RAISES = {"train_prototypes"}
-
-
-def grade(name: str, func, suite: str = "visible", seed: int = 0) -> int:
-    """Run exercise ``name``'s check on ``func``; return the number of cases passed (raise if any fails)."""
-    __tracebackhide__ = True
-    return run_check(EXERCISES[name], _catch_value_error(func) if name in RAISES else func, suite, seed)
-
-
-def check_train_prototypes(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``train_prototypes(X, M, K, niter, seed) -> prototypes (M, K, D // M)``, or ValueError."""
-    __tracebackhide__ = True
-    grade("train_prototypes", func, suite, seed)
-
-
-def check_encode(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``encode(X, prototypes) -> uint8 codes (N, M)``, the nearest prototype per subspace."""
-    __tracebackhide__ = True
-    grade("encode", func, suite, seed)
-
-
-def check_build_tables(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``build_tables(Q, prototypes, metric) -> tables (nq, M, K)`` of inner products or squared distances."""
-    __tracebackhide__ = True
-    grade("build_tables", func, suite, seed)
-
-
-def check_aggregate(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``aggregate(tables, codes) -> sums (nq, N)``: ``sum_m tables[j, m, codes[i, m]]``."""
-    __tracebackhide__ = True
-    grade("aggregate", func, suite, seed)
-
-
-def check_quantize_tables(func, suite: str = "visible", seed: int = 0) -> None:
-    """Check ``quantize_tables(tables) -> (uint8 tables, offsets (nq, M), scale (nq,))``."""
-    __tracebackhide__ = True
-    grade("quantize_tables", func, suite, seed)
-
-
-def require(name: str, func) -> None:
-    """Fail while exercise ``name`` is still a stub; starts each hidden-test cell."""
-    __tracebackhide__ = True
-    require_implemented(EXERCISES[name], func)
 
 
 #: Exercises whose worked solution calls another exercise's answer: none, each stands alone (the
 #: closing, ungraded cell of the notebook puts them together).
 USES: dict = {}
+
+#: The registry: the notebook's ``check_<exercise>`` and ``require``, the trusted grader and the tests
+#: all come from here.
+PROBLEM_SET = ProblemSet("ps6_product_quantization", EXERCISES, uses=USES)
+globals().update(PROBLEM_SET.notebook_api())
