@@ -87,13 +87,25 @@ def _narrow_core(a, b):
     return (_i64(a) @ _i64(b)).astype(dtype).astype(np.int64)
 
 
+def _minus_zero_point(codes, zero_point):
+    """``codes - zero_point`` in the type NumPy gives it, wrapping, as int64 values.
+
+    With a Python-int zero point the difference stays in the codes' 8-bit dtype and wraps around
+    (3 - 128 = 131 in uint8); with an array of zero points (per-column zb, int64) it is computed
+    in the wider of the two dtypes and does not wrap.
+    """
+    if isinstance(zero_point, np.ndarray) or isinstance(zero_point, np.generic):
+        dtype = np.promote_types(codes.dtype, np.asarray(zero_point).dtype)
+    else:
+        dtype = codes.dtype
+    return (_i64(codes) - _i64(zero_point)).astype(dtype).astype(np.int64)
+
+
 def int_matmul_zp_mistakes(compare):
     f = Mistake.from_function
 
     def wrapped_subtraction(a, b, za, zb):
-        a_shift = (_i64(a) - _i64(za)).astype(a.dtype).astype(np.int64)   # 8-bit a - za wraps around
-        b_shift = (_i64(b) - _i64(zb)).astype(b.dtype).astype(np.int64)
-        return a_shift @ b_shift
+        return _minus_zero_point(a, za) @ _minus_zero_point(b, zb)
 
     return [
         f("the K * za * zb term is missing (it adds back what both zero-point terms subtract twice)",
@@ -151,11 +163,19 @@ def fold_bias_mistakes(compare):
 # -- exercise 4: the Q31 multiplier -------------------------------------------------------------------
 
 def _multiplier(M, *, rounding="half_up", carry=True, normalise=0):
+    """The Q31 multiplier, M = M0 * 2^-31 * 2^-shift, with one step changed.
+
+    ``normalise`` = d puts M * 2^shift in [2^(d-1), 2^d) instead of [0.5, 1): the shift is
+    -e + d (M = f * 2^e, f in [0.5, 1)) and M0 = round(M * 2^(31 + shift)) = round(f * 2^(31 + d)),
+    so the pair still represents M but M0 is 2^d times too large (d = 1 is shift = ceil(-log2 M):
+    M0 in [2^31, 2^32], 2^31 for a power of two).  ``carry`` halves an M0 that rounds up to
+    2^(31 + d).
+    """
     f, e = math.frexp(M)                      # M = f * 2^e, f in [0.5, 1)
     shift = -e + normalise
-    scaled = f * 2.0 ** (31 - normalise)
+    scaled = f * 2.0 ** (31 + normalise)      # = M * 2^(31 + shift), exact (a power-of-two scaling)
     m0 = {"half_up": math.floor(scaled + 0.5), "trunc": math.floor(scaled), "even": round(scaled)}[rounding]
-    if carry and m0 == 2 ** (31 - normalise):
+    if carry and m0 == 2 ** (31 + normalise):
         m0, shift = m0 // 2, shift - 1
     return m0, shift
 
@@ -185,7 +205,9 @@ def quantize_multiplier_mistakes(compare):
         f("ties were rounded to even (Python's round or np.round); round half up, as TFLite's std::round",
           lambda M: _multiplier(M, rounding="even"), compare),
         f("the shift is off by one: normalise so that M0 / 2^31 lies in [0.5, 1), i.e. M0 in [2^30, 2^31)",
-          lambda M: _multiplier(M, normalise=1), compare),
+          lambda M: _multiplier(M, normalise=1, carry=False), compare),
+        f("the shift is off by one: normalise so that M0 / 2^31 lies in [0.5, 1), i.e. M0 in [2^30, 2^31)",
+          lambda M: _multiplier(M, normalise=-1, carry=False), compare),
         Mistake("the shift is off by one: normalise so that M0 / 2^31 lies in [0.5, 1), i.e. M0 in [2^30, 2^31)",
                 _m0_outside_q31_range),
         Mistake("the shift has the wrong sign: it is the right shift n >= 0 in M = M0 * 2^-31 * 2^-n",
