@@ -24,7 +24,8 @@ def as_float64(x, name: str = "x") -> np.ndarray:
             f"{name} must be a float16, float32 or float64 array, got dtype {arr.dtype}; "
             f"convert it first, e.g. np.asarray({name}, dtype=np.float32)."
         )
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    with np.errstate(invalid="ignore"):          # float32 signalling NaNs are quieted, sign kept
+        return np.asarray(arr, dtype=np.float64, order="C")
 
 
 def as_codes(codes, n_bits: int, name: str = "codes") -> np.ndarray:
