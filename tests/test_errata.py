@@ -9,6 +9,7 @@ import re
 
 import nbformat
 import numpy as np
+import pytest
 
 from course_helpers import ROOT
 
@@ -80,3 +81,37 @@ def test_ps4_keeps_the_analysis_definition_apart_from_the_run_time_rule():
     rule = _sentences_about(task, "at least one token", "6.0")
     assert rule and all("run time" in s.lower() for s in rule), rule
     assert not _sentences_about(task, "25 %") and not _sentences_about(task, "6 % of")
+
+
+# -- Lecture 6: SmoothQuant's O-levels, and what alpha = 0 does
+
+LECTURE_06 = ROOT / "lectures" / "06_llm_outliers.ipynb"
+
+
+def test_quantref_smoothquant_activation_scales_are_dynamic():
+    """Scaling X by 4 leaves the error unchanged: the scale follows the tensor (O1/O2), it is not fixed (O3)."""
+    layer = llm.synthetic_layer(tokens=64, in_features=256, out_features=32, n_outliers=2, seed=0)
+    for granularity in ("per_tensor", "per_token"):
+        base = llm.smoothquant(layer.x, layer.w, 0.5, act_granularity=granularity).rel_error
+        assert llm.smoothquant(4 * layer.x, layer.w, 0.5, act_granularity=granularity).rel_error == \
+            pytest.approx(base, rel=1e-9)
+
+
+def test_lecture_06_calls_dynamic_per_tensor_activations_o2():
+    code = _markdown_and_code(LECTURE_06)
+    line = next(l for l in code.splitlines() if l.startswith("res_sq = llm.smoothquant(X, W, alpha)"))
+    assert "(O2)" in line and "O3" not in line, line
+    assert "O3" not in (ROOT / "quantref/llm/methods.py").read_text().replace("O3 is not modelled", "")
+
+
+def test_alpha_zero_multiplies_each_activation_column_by_its_weight_maximum():
+    layer = llm.synthetic_layer(tokens=32, in_features=128, out_features=16, n_outliers=2, seed=1)
+    x_s, w_s, s = llm.smooth(layer.x, layer.w, 0.0)
+    w_max = np.abs(layer.w).max(axis=0)
+    np.testing.assert_allclose(s, 1 / w_max, rtol=1e-12)
+    np.testing.assert_allclose(x_s, layer.x * w_max, rtol=1e-12)
+    np.testing.assert_allclose(np.abs(w_s).max(axis=0), 1.0, rtol=1e-12)
+    for name, text in (("lecture 6", _markdown_and_code(LECTURE_06)),
+                       ("quantref.llm", (ROOT / "quantref/llm/methods.py").read_text())):
+        assert "leaves the activations alone" not in text, name
+        assert _sentences_about(text, "alpha", "multiplied", "max"), f"{name} should say what alpha = 0 does to X"

@@ -171,7 +171,8 @@ def smoothquant(x, w, alpha: float = 0.5, *, act_granularity: str = "per_tensor"
                 weight_granularity: str = "per_tensor") -> MatmulResult:
     """SmoothQuant: smooth with ``alpha``, then int8 absmax (activations per tensor or per token).
 
-    ``act_granularity``: ``"per_tensor"`` (SmoothQuant-O2/O3) or ``"per_token"`` (O1);
+    ``act_granularity``: ``"per_tensor"`` (SmoothQuant-O2) or ``"per_token"`` (O1); the activation
+    scales are computed from ``x`` itself (dynamic), so the static per-tensor scale of O3 is not modelled;
     ``weight_granularity``: ``"per_tensor"`` (as in all three) or ``"per_channel"``.
     """
     names = {"per_tensor": "per_tensor", "per_token": "per_row", "per_channel": "per_row"}
@@ -188,8 +189,9 @@ def smoothquant(x, w, alpha: float = 0.5, *, act_granularity: str = "per_tensor"
 def alpha_sweep(x, w, alphas=None, *, progress: bool = True, **kwargs) -> list[dict]:
     """SmoothQuant's error for each migration strength ``alpha`` (default 0, 0.1, ..., 1).
 
-    ``alpha = 0`` leaves the activations alone (only ``W`` is rescaled, by ``1 / max|W_j|``);
-    ``alpha = 1`` moves all the difficulty into the weights.  Returns rows
+    ``alpha = 0`` gives ``s_j = 1 / max|W_j|``: the columns of ``W`` are scaled to a maximum of 1
+    and column ``j`` of ``X`` is multiplied by ``max|W_j|`` (no difficulty moves only when the
+    weight maxima are alike); ``alpha = 1`` moves all the difficulty into the weights.  Returns rows
     ``{"alpha": a, "rel_error": e}``.
     """
     alphas = np.round(np.linspace(0.0, 1.0, 11), 10) if alphas is None else alphas
