@@ -4,9 +4,10 @@ The extensions are optional: where no C compiler is at hand the install still su
 quantref falls back to its NumPy backend (same results, slower).  Set
 ``QUANTREF_NO_EXTENSION=1`` to skip the build on purpose (used by the no-compiler tests).
 
-``quantref.kernels._gemm`` (the fast integer matmul ladder) is compiled with ``-O3`` and, unless
-``QUANTREF_PORTABLE=1``, ``-march=native`` (so the binary only runs on CPUs like the build
-machine); it uses OpenMP when the compiler supports ``-fopenmp`` and runs single-threaded
+``quantref.kernels._gemm`` (the fast integer matmul ladder) is compiled with ``-O3`` for any
+x86-64 CPU: its fast kernels carry function target attributes (AVX2, AVX-VNNI, AVX-512 VNNI,
+AMX) and are chosen at run time by CPU feature.  ``QUANTREF_NATIVE=1`` opts in to
+``-march=native`` as well (the binary then only runs on CPUs like the build machine); it uses OpenMP when the compiler supports ``-fopenmp`` and runs single-threaded
 otherwise.
 """
 import os
@@ -48,7 +49,7 @@ def _compiler_accepts(compile_args, link_args, source: str) -> bool:
 def _gemm_flags():
     compile_args = ["-O3"]
     link_args = []
-    if not _truthy("QUANTREF_PORTABLE") and _compiler_accepts(["-march=native"], [], "int main(void){return 0;}\n"):
+    if _truthy("QUANTREF_NATIVE") and _compiler_accepts(["-march=native"], [], "int main(void){return 0;}\n"):
         compile_args.append("-march=native")
     openmp_probe = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
     if _compiler_accepts(["-fopenmp"], ["-fopenmp"], openmp_probe):
@@ -76,7 +77,8 @@ if not _truthy("QUANTREF_NO_EXTENSION"):
             Extension(
                 "quantref.kernels._gemm",
                 ["quantref/kernels/_gemm.pyx"],
-                include_dirs=[np.get_include()],
+                depends=["quantref/kernels/_gemm_tiers.h"],
+                include_dirs=[np.get_include(), "quantref/kernels"],
                 extra_compile_args=gemm_compile,
                 extra_link_args=gemm_link,
                 define_macros=macros,
@@ -88,6 +90,18 @@ if not _truthy("QUANTREF_NO_EXTENSION"):
                 depends=["quantref/codebook/_lut_helper.h"],
                 include_dirs=[np.get_include()],
                 extra_compile_args=gemm_compile,
+                extra_link_args=gemm_link,
+                define_macros=macros,
+                optional=True,
+            ),
+            Extension(
+                # portable on purpose (no -march): AVX2 / AVX-512 loops carry target attributes and are
+                # chosen at run time, so the binary runs on any x86-64
+                "quantref.lowbit._w4a16",
+                ["quantref/lowbit/_w4a16.pyx"],
+                depends=["quantref/lowbit/_w4a16_helper.h"],
+                include_dirs=[np.get_include()],
+                extra_compile_args=[a for a in gemm_compile if not a.startswith("-march")],
                 extra_link_args=gemm_link,
                 define_macros=macros,
                 optional=True,
