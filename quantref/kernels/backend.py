@@ -7,7 +7,10 @@ the same results bit for bit:
   ``quantref.kernels._numpy_backend``: ``int_matmul`` and ``int_matmul_terms``;
 * ``quantref.codebook._lut`` and ``quantref.codebook._numpy_backend``: ``lut_dequantize``;
 * ``quantref.pq._pq`` and ``quantref.pq._numpy_backend``: ``scan``, ``pack_codes_4bit``,
-  ``ProductQuantizer.compute_codes`` and the MADDNESS encoder.
+  ``ProductQuantizer.compute_codes`` and the MADDNESS encoder;
+* ``quantref.lowbit._w4a16`` and ``quantref.lowbit._numpy_backend``: ``w4a16_matmul`` (the one
+  exception to "bit for bit": the same float32 weights, but float32 sums in another order, both
+  within the error bound stated in :mod:`quantref.lowbit.w4a16`).
 
 The ``backend=`` argument of a kernel, or else the environment variable ``QUANTREF_BACKEND``,
 chooses, with the same rule for every kernel:
@@ -46,7 +49,7 @@ BACKENDS = ("auto", "cython", "numpy")
 
 #: every compiled extension of quantref; each has a pure-NumPy twin
 EXTENSIONS = ("quantref.kernels._gemm", "quantref.kernels._int_matmul", "quantref.codebook._lut",
-              "quantref.pq._pq")
+              "quantref.pq._pq", "quantref.lowbit._w4a16")
 KERNELS = ("quantref.kernels._gemm", "quantref.kernels._int_matmul")
 KERNELS_TWIN = "quantref.kernels._numpy_backend"
 

@@ -9,7 +9,7 @@ JupyterLab, a notebook kernel (kernels inherit the environment), ``python -m qua
 
 How it works.  At start-up, after ``sys.path`` is set from ``PYTHONPATH``, Python's :mod:`site`
 imports the first module named ``sitecustomize`` it finds: this file.  It puts a path hook in
-front of ``sys.path_hooks`` that wraps every directory finder so that it does not see the four
+front of ``sys.path_hooks`` that wraps every directory finder so that it does not see the
 compiled extensions (:data:`BLOCKED`), and clears ``sys.path_importer_cache`` so that every
 directory is looked at through the hook.  Their ``.so`` / ``.pyd`` files stay on disk but are
 never found, so everything behaves as on a machine without a C compiler:
@@ -36,7 +36,7 @@ import sys
 
 #: the compiled extensions of quantref, made invisible
 BLOCKED = frozenset({"quantref.kernels._int_matmul", "quantref.kernels._gemm", "quantref.codebook._lut",
-                     "quantref.pq._pq"})
+                     "quantref.pq._pq", "quantref.lowbit._w4a16"})
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
