@@ -115,3 +115,17 @@ def test_alpha_zero_multiplies_each_activation_column_by_its_weight_maximum():
                        ("quantref.llm", (ROOT / "quantref/llm/methods.py").read_text())):
         assert "leaves the activations alone" not in text, name
         assert _sentences_about(text, "alpha", "multiplied", "max"), f"{name} should say what alpha = 0 does to X"
+
+
+# -- Lecture 2 checks the Q31 multiplier with the rounding ps2 asks for: ties up, not Python's ties to even
+
+def test_lecture_02_checks_the_multiplier_with_ties_up():
+    from quantref.integer import quantize_multiplier
+    tie = 0.5 + 2.0 ** -32                      # f * 2^31 = 2^30 + 1/2 exactly: a tie
+    assert quantize_multiplier(tie) == (2 ** 30 + 1, 0)
+    assert round(tie * 2 ** 31) == 2 ** 30      # Python's round (ties to even) disagrees on it
+    code = _markdown_and_code(ROOT / "lectures" / "02_integer_arithmetic.ipynb")
+    line = next(l for l in code.splitlines() if l.startswith("assert n == -exp and m0 =="))
+    expression = line.split("m0 ==", 1)[1].split("#")[0]
+    assert eval(expression, {"np": np, "frac": tie}) == 2 ** 30 + 1, f"the lecture checks M0 with {expression.strip()}"
+    assert "ties **up**" in code
