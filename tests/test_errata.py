@@ -129,3 +129,14 @@ def test_lecture_02_checks_the_multiplier_with_ties_up():
     expression = line.split("m0 ==", 1)[1].split("#")[0]
     assert eval(expression, {"np": np, "frac": tie}) == 2 ** 30 + 1, f"the lecture checks M0 with {expression.strip()}"
     assert "ties **up**" in code
+
+
+# -- Lecture 1: consumer graphics cards with 32 GB exist, so 28 GB is not "more than any" of them holds
+
+def test_lecture_01_does_not_claim_no_consumer_card_holds_28_gb():
+    text = _markdown_and_code(ROOT / "lectures" / "01_linear_quantization.ipynb")
+    about = _sentences_about(text, "consumer", "GB")
+    assert about, "lecture 1 compares the 7B model's size with consumer graphics cards"
+    for sentence in about:
+        assert not re.search(r"\bany consumer\b|\bno consumer\b", sentence), sentence
+        assert "32 GB" in sentence, "name the largest consumer cards' memory, against which 28 GB is compared"
