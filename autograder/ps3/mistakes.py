@@ -316,9 +316,32 @@ def qat_step_wrong() -> list:
     return [(name, lambda _kw=kw, **args: qat_step_variant(**args, **_kw)) for name, kw in QAT_STEP_VARIANTS]
 
 
+def _fill_shared_none(got, produced, fill=0.0):
+    """``(got, produced)`` with ``fill`` wherever both hold None, at the same place in their tuples/lists.
+
+    A wrong implementation can leave a value unset, as the student does: the QAT step that returns
+    the old ranges returns (None, None) on a first batch.  The exercise's comparison reads None as a
+    missing number (the reference never returns one), so the two outputs would not match; None in
+    both at the same place is the same answer.
+    """
+    if got is None and produced is None:
+        return fill, fill
+    if isinstance(got, (tuple, list)) and isinstance(produced, (tuple, list)) and len(got) == len(produced):
+        pairs = [_fill_shared_none(g, p, fill) for g, p in zip(got, produced)]
+        rebuild = lambda seq, items: tuple(items) if isinstance(seq, tuple) else list(items)  # noqa: E731
+        return rebuild(got, (g for g, _ in pairs)), rebuild(produced, (p for _, p in pairs))
+    return got, produced
+
+
 def build(pairs, compare) -> list:
-    """Mistakes from ``(name, wrong implementation)`` pairs, matched with the exercise's comparison."""
-    return [Mistake.from_function(name, wrong, compare) for name, wrong in pairs]
+    """Mistakes from ``(name, wrong implementation)`` pairs, matched with the exercise's comparison.
+
+    The student's answer matches a wrong implementation's when the comparison finds no
+    difference, a value that both leave unset (None) counting as equal.
+    """
+    def same(got, produced):
+        return compare(*_fill_shared_none(got, produced))
+    return [Mistake.from_function(name, wrong, same) for name, wrong in pairs]
 
 
 # -- exercise 7: a short QAT run ----------------------------------------------------------------------
