@@ -519,3 +519,157 @@ def core_threaded(a, bt, out, int num_threads=0, *, form=None, mc=None, nc=None,
 def matmul_core(a, bt, out):
     """The top rung with its defaults: same contract as ``_int_matmul.matmul_core``."""
     core_threaded(a, bt, out)
+
+
+# ------------------------------------------------------------------------------------------------
+# Rung 6: pre-packed weights and instruction-set tiers (C micro-kernels in _gemm_tiers.h)
+# ------------------------------------------------------------------------------------------------
+# The rungs above leave the choice of instructions to the compiler, which (in a portable build)
+# may only assume SSE2.  Rung 6 writes the inner loop with the CPU's int8 instructions, one
+# micro-kernel per tier, each compiled with a function target attribute, and picks the tier at
+# run time: the same binary runs everywhere and never executes an instruction the CPU lacks.
+# ``b`` is packed once (``pack_b``), in the layout of vpdpbusd and of AMX B tiles, and ``a`` is
+# read in place.  See _gemm_tiers.h for the layout and the modular (mod 2^32) epilogue.
+
+cdef extern from "_gemm_tiers.h" nogil:
+    enum:
+        QR_NR
+        QR_KALIGN
+        QR_NTIERS
+        QR_TIER_AMX
+    int qr_allowed_tiers
+    int qr_cpu_tiers()
+    int qr_amx_request()
+    void qr_pack(const int8_t* B, Py_ssize_t ldb, Py_ssize_t K, Py_ssize_t N, int8_t* out, Py_ssize_t Kp)
+    int qr_gemm(int tier, const uint8_t* A, Py_ssize_t lda, int a_signed, Py_ssize_t M, Py_ssize_t K,
+                const int8_t* Bp, Py_ssize_t Kp, Py_ssize_t N, const int32_t* colterm, const int32_t* zb,
+                int32_t* C, Py_ssize_t ldc, int num_threads)
+    double qr_peak_ops_per_iter(int tier)
+    int qr_peak(int tier, long iters, int num_threads)
+
+#: The instruction-set tiers of rung 6, lowest first; a tier's index is its number in the C code.
+TIERS = ("scalar", "avx2", "avxvnni", "avx512vnni", "amx")
+#: Columns per packed panel and the multiple K is padded to in the packed layout.
+PANEL = QR_NR
+K_ALIGN = QR_KALIGN
+
+cdef int _cpu_mask = qr_cpu_tiers()
+#: The tiers this CPU and OS support (AMX counted before the Linux permission request).
+CPU_TIERS = tuple(t for i, t in enumerate(TIERS) if (_cpu_mask >> i) & 1)
+#: "granted", "refused" (AMX tiles not usable: the tier is dropped) or "no AMX" (CPU/OS lacks it).
+AMX_PERMISSION = "no AMX"
+if (_cpu_mask >> QR_TIER_AMX) & 1:
+    if qr_amx_request() == 0:
+        AMX_PERMISSION = "granted"
+    else:
+        AMX_PERMISSION = "refused"
+        _cpu_mask &= ~(1 << QR_TIER_AMX)
+qr_allowed_tiers = _cpu_mask
+
+
+def allowed_tiers():
+    """The tiers rung 6 may run in this process (the CPU's, minus refused AMX and hidden ones)."""
+    return tuple(t for i, t in enumerate(TIERS) if (qr_allowed_tiers >> i) & 1)
+
+
+def hide_tiers(names):
+    """Treat the tiers ``names`` as absent in this process from now on (the scalar tier stays)."""
+    global qr_allowed_tiers
+    for name in names:
+        if name not in TIERS:
+            raise ValueError(f"unknown tier {name!r}; the tiers are {TIERS}")
+        if name != "scalar":
+            qr_allowed_tiers &= ~(1 << TIERS.index(name))
+
+
+def _tier_index(tier):
+    if tier not in TIERS:
+        raise ValueError(f"tier={tier!r} is unknown; use one of {TIERS}")
+    cdef int t = TIERS.index(tier)
+    if not (qr_allowed_tiers >> t) & 1:
+        raise ValueError(f"tier {tier!r} cannot run here: this process may run {allowed_tiers()} "
+                         f"(the CPU supports {CPU_TIERS}; AMX permission: {AMX_PERMISSION}).")
+    return t
+
+
+def packed_k(Py_ssize_t K):
+    """K rounded up to the packed layout's multiple (at least one block)."""
+    return max(1, (K + QR_KALIGN - 1) // QR_KALIGN) * QR_KALIGN
+
+
+def pack_b(const int8_t[:, ::1] b):
+    """Pack int8 ``b`` (K x N) into the layout of rung 6: int8 (ceil(N/64), Kp/4, 256).
+
+    ``out[p, q, 4*c + t] = b[4*q + t, 64*p + c]``, zeros outside ``b``.
+    """
+    cdef Py_ssize_t K = b.shape[0], N = b.shape[1]
+    cdef Py_ssize_t Kp = packed_k(K), P = (N + QR_NR - 1) // QR_NR
+    out = np.empty((P, Kp // 4, 4 * QR_NR), dtype=np.int8)
+    cdef int8_t[:, :, ::1] o = out
+    if P > 0:
+        with nogil:
+            qr_pack(&b[0, 0] if K > 0 else NULL, N, K, N, &o[0, 0, 0], Kp)
+    return out
+
+
+def gemm_packed(const uint8_t[:, ::1] a, bint a_signed, const int8_t[:, :, ::1] packed, Py_ssize_t N,
+                int32_t[:, ::1] out, const int32_t[::1] colterm=None, const int32_t[::1] zb=None,
+                tier="auto", int num_threads=0):
+    """Rung 6: ``out = a_u @ b + colterm[None, :] - rowsum(a_u)[:, None] * zb[None, :]`` (mod 2^32).
+
+    ``a`` holds the bytes of the (M x K) codes: uint8 as they are, or int8 (``a_signed``) read as
+    ``a_u = a + 128``; ``packed`` is ``pack_b(b)`` of int8 ``b`` (K x N).  ``colterm`` and ``zb``
+    (int32, length N) are optional.  The result is exact whenever the true value fits in int32
+    (the caller's ``max_safe_k`` check).  ``tier``: a name of :data:`TIERS` or "auto" (the
+    highest allowed); ``num_threads <= 0``: every core (OpenMP's default).
+    """
+    cdef Py_ssize_t M = a.shape[0], K = a.shape[1]
+    cdef Py_ssize_t Kp = packed.shape[1] * 4
+    if packed.shape[2] != 4 * QR_NR or Kp < K or Kp % QR_KALIGN or packed.shape[0] != (N + QR_NR - 1) // QR_NR:
+        raise ValueError(f"packed has shape {tuple(packed.shape)[:3]}, which is not pack_b of a "
+                         f"({K} x {N}) matrix; pack b with pack_b (or quantref.kernels.pack_weights).")
+    if out.shape[0] != M or out.shape[1] != N:
+        raise ValueError(f"out has shape {tuple(out.shape)[:2]}; it must be ({M}, {N}).")
+    if colterm is not None and colterm.shape[0] != N:
+        raise ValueError(f"colterm has length {colterm.shape[0]}; it must have length N={N}.")
+    if zb is not None and zb.shape[0] != N:
+        raise ValueError(f"zb has length {zb.shape[0]}; it must have length N={N}.")
+    cdef int t
+    if tier == "auto":
+        t = QR_NTIERS - 1
+        while not (qr_allowed_tiers >> t) & 1:
+            t -= 1
+    else:
+        t = _tier_index(tier)
+    if M == 0 or N == 0:
+        return
+    if K == 0:
+        out[:, :] = 0
+        if colterm is not None:
+            np.asarray(out)[...] += np.asarray(colterm)[None, :]
+        return
+    cdef const int32_t* pc = &colterm[0] if colterm is not None else NULL
+    cdef const int32_t* pz = &zb[0] if zb is not None else NULL
+    cdef int rc
+    with nogil:
+        rc = qr_gemm(t, &a[0, 0], K, a_signed, M, K, &packed[0, 0, 0], Kp, N, pc, pz, &out[0, 0], N,
+                     num_threads)
+    if rc == -1:
+        raise ValueError(f"tier {TIERS[t]!r} cannot run here (allowed: {allowed_tiers()}).")
+    if rc != 0:
+        raise MemoryError("rung 6 could not allocate its padded copy of a")
+
+
+def peak(tier, long iters, int num_threads=1):
+    """Run ``tier``'s register-only peak loop ``iters`` times on ``num_threads`` threads.
+
+    Returns the number of int8 operations done (2 per multiply-add); time the call to get the
+    tier's peak.  Refuses (ValueError) a tier that may not run here or has no peak loop (scalar).
+    """
+    cdef int t = _tier_index(tier)
+    cdef int n
+    if qr_peak_ops_per_iter(t) == 0:
+        raise ValueError(f"tier {tier!r} has no peak loop")
+    with nogil:
+        n = qr_peak(t, iters, num_threads)
+    return qr_peak_ops_per_iter(t) * iters * n

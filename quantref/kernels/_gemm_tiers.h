@@ -1,0 +1,620 @@
+/* The int8 matmul on pre-packed weights, one micro-kernel per instruction-set tier.
+ *
+ * Included by _gemm.pyx.  Every tier computes, for a (M x K) of uint8 codes (or int8 codes seen
+ * as uint8 through a ^ 0x80, i.e. a + 128) and B (K x N) of int8 codes packed by qr_pack:
+ *
+ *     C[i, j] = sum_k a_u[i, k] * b_s[k, j]  +  colterm[j]  -  rowsum(a_u)[i] * zb[j]
+ *
+ * in int32 arithmetic modulo 2^32 (vector adds wrap; scalar code uses uint32_t, so nothing is
+ * undefined behaviour).  Modular arithmetic is exact whenever the true result fits in int32, which
+ * the caller checks (max_safe_k) before calling: intermediate sums may wrap, the result cannot.
+ * colterm and zb are optional (NULL: zero), and make the zero-point corrections part of the store.
+ *
+ * Packed layout of B (qr_pack): columns in panels of QR_NR = 64, k in quads of 4 bytes, K padded
+ * with zeros to Kp (a multiple of QR_KALIGN = 64), N to a multiple of 64:
+ *
+ *     byte (k, n)  at  (n / 64) * (Kp * 64)  +  (k / 4) * 256  +  (n % 64) * 4  +  k % 4
+ *
+ * which is the operand layout of vpdpbusd (4 bytes of k per int32 lane) and of an AMX B tile
+ * (16 quads x 16 columns, row stride 256 bytes), so one packing serves every tier.
+ *
+ * Tiers (each compiled with a function target attribute and chosen at run time, so the same
+ * binary runs on any x86-64 CPU; the caller never runs a tier the CPU lacks: qr_gemm refuses it):
+ *   0 scalar      plain C
+ *   1 avx2        vpmaddwd on bytes widened to 16 bits (exact; vpmaddubsw would saturate)
+ *   2 avxvnni     vpdpbusd on 256-bit registers (VEX encoding)
+ *   3 avx512vnni  vpdpbusd on 512-bit registers
+ *   4 amx         tdpbusd on 16 x 64-byte tiles (Linux: needs arch_prctl permission first)
+ */
+#ifndef QUANTREF_GEMM_TIERS_H
+#define QUANTREF_GEMM_TIERS_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define QR_X86 1
+#include <immintrin.h>
+#include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#else
+#define QR_X86 0
+#endif
+
+enum { QR_SCALAR = 0, QR_TIER_AVX2 = 1, QR_TIER_AVXVNNI = 2, QR_TIER_AVX512VNNI = 3, QR_TIER_AMX = 4,
+       QR_NTIERS = 5 };
+#define QR_NR 64
+#define QR_KALIGN 64
+#define QR_KC 512           /* k per block: a 64-column sliver of B (32 KiB) stays in L1 */
+#define QR_MB 192           /* rows of A per task (a multiple of 6 and of 32) */
+
+/* num_threads <= 0: OpenMP's default (OMP_NUM_THREADS, else every core); 1 without OpenMP */
+static int qr_threads(int num_threads) {
+#ifdef _OPENMP
+    return num_threads > 0 ? num_threads : omp_get_max_threads();
+#else
+    (void)num_threads;
+    return 1;
+#endif
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* CPU features                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+/* Bit t of qr_cpu_tiers(): the CPU and the OS support tier t (AMX: before the permission). */
+static int qr_cpu_tiers(void) {
+    int mask = 1 << QR_SCALAR;
+#if QR_X86
+    unsigned int a, b, c, d, a1 = 0, b1 = 0, c1 = 0, d1 = 0;
+    unsigned long long xcr0 = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return mask;
+    int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!osxsave || !avx) return mask;
+    {
+        unsigned int lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = ((unsigned long long)hi << 32) | lo;
+    }
+    if ((xcr0 & 6) != 6) return mask;                       /* XMM and YMM state */
+    if (__get_cpuid_max(0, 0) < 7) return mask;
+    __cpuid_count(7, 0, a, b, c, d);
+    __cpuid_count(7, 1, a1, b1, c1, d1);
+    int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1;
+    int avx512vnni = (c >> 11) & 1, avxvnni = (a1 >> 4) & 1;
+    int amx_tile = (d >> 24) & 1, amx_int8 = (d >> 25) & 1;
+    int zmm_os = (xcr0 & 0xe0) == 0xe0;                    /* opmask, ZMM_Hi256, Hi16_ZMM */
+    int amx_os = (xcr0 & 0x60000) == 0x60000;              /* XTILECFG, XTILEDATA */
+    if (avx2) mask |= 1 << QR_TIER_AVX2;
+    if (avx2 && avxvnni) mask |= 1 << QR_TIER_AVXVNNI;
+    if (avx512f && avx512bw && avx512vnni && zmm_os) mask |= 1 << QR_TIER_AVX512VNNI;
+    if (amx_tile && amx_int8 && amx_os) mask |= 1 << QR_TIER_AMX;
+#endif
+    return mask;
+}
+
+/* Ask Linux for the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA = 18).
+   0 when granted; otherwise the errno-style failure (-1) and AMX must not be used. */
+static int qr_amx_request(void) {
+#if QR_X86 && defined(__linux__) && defined(SYS_arch_prctl)
+    long r = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */);
+    return r == 0 ? 0 : -1;
+#else
+    return -1;
+#endif
+}
+
+/* the tiers this process may run: set once by the module at import */
+static int qr_allowed_tiers = 1 << QR_SCALAR;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Packing                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+static void qr_pack(const int8_t *B, Py_ssize_t ldb, Py_ssize_t K, Py_ssize_t N, int8_t *out,
+                    Py_ssize_t Kp) {
+    Py_ssize_t Np = (N + QR_NR - 1) / QR_NR * QR_NR;
+    memset(out, 0, (size_t)Np * (size_t)Kp);
+    for (Py_ssize_t k = 0; k < K; k++) {
+        const int8_t *row = B + k * ldb;
+        for (Py_ssize_t n = 0; n < N; n++)
+            out[(n / QR_NR) * (Kp * QR_NR) + (k / 4) * (4 * QR_NR) + (n % QR_NR) * 4 + (k % 4)] = row[n];
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The shared epilogue (scalar): v + colterm[j] - rowsum[i] * zb[j], modulo 2^32                */
+/* ------------------------------------------------------------------------------------------ */
+static inline int32_t qr_fix(uint32_t v, Py_ssize_t i, Py_ssize_t j, const int32_t *colterm,
+                             const int32_t *zb, const int32_t *rowsum) {
+    if (colterm) v += (uint32_t)colterm[j];
+    if (zb) v -= (uint32_t)rowsum[i] * (uint32_t)zb[j];
+    return (int32_t)v;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tier 0: scalar                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+static void qr_task_scalar(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py_ssize_t i0, Py_ssize_t i1,
+                           Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,
+                           const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,
+                           int32_t *C, Py_ssize_t ldc) {
+    for (Py_ssize_t i = i0; i < i1; i++) {
+        const uint8_t *a = A + i * lda;
+        for (Py_ssize_t c = 0; c < ncols; c++) {
+            uint32_t acc = 0;
+            for (Py_ssize_t k = 0; k < K; k++)
+                acc += (uint32_t)((int32_t)(uint8_t)(a[k] ^ ax) * (int32_t)panel[(k / 4) * 256 + c * 4 + (k % 4)]);
+            C[i * ldc + j0 + c] = qr_fix(acc, i, j0 + c, colterm, zb, rowsum);
+        }
+    }
+}
+
+#if QR_X86
+/* ------------------------------------------------------------------------------------------ */
+/* Tier 3: AVX-512 VNNI, 6 rows x 64 columns (24 zmm accumulators)                             */
+/* ------------------------------------------------------------------------------------------ */
+#define QR_T512 __attribute__((target("avx2,avx512f,avx512bw,avx512vnni")))
+#define QR_INLINE static inline __attribute__((always_inline))
+#define QR_UNROLL _Pragma("GCC unroll 32")
+
+QR_INLINE QR_T512 void qr_mk512(const int MR, const uint8_t *A, Py_ssize_t lda, uint32_t ax,
+                                const int8_t *Bq, Py_ssize_t nq, int32_t *C, Py_ssize_t ldc,
+                                __mmask16 m[4], int first, int last, const int32_t *colterm,
+                                const int32_t *zb, const int32_t *rowsum) {
+    __m512i acc[6][4];
+    QR_UNROLL for (int r = 0; r < MR; r++)
+        QR_UNROLL for (int s = 0; s < 4; s++)
+            acc[r][s] = first ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(m[s], C + r * ldc + 16 * s);
+    const __m512i x = _mm512_set1_epi32((int)ax);
+    for (Py_ssize_t q = 0; q < nq; q++) {
+        const int8_t *bq = Bq + q * 256;
+        __m512i b0 = _mm512_loadu_si512((const void *)(bq));
+        __m512i b1 = _mm512_loadu_si512((const void *)(bq + 64));
+        __m512i b2 = _mm512_loadu_si512((const void *)(bq + 128));
+        __m512i b3 = _mm512_loadu_si512((const void *)(bq + 192));
+        QR_UNROLL for (int r = 0; r < MR; r++) {
+            int32_t w;
+            memcpy(&w, A + r * lda + 4 * q, 4);
+            __m512i av = _mm512_xor_si512(_mm512_set1_epi32(w), x);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
+            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
+            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], av, b3);
+        }
+    }
+    QR_UNROLL for (int s = 0; s < 4; s++) {
+        __m512i ct = _mm512_setzero_si512(), z = _mm512_setzero_si512();
+        if (last && colterm) ct = _mm512_maskz_loadu_epi32(m[s], colterm + 16 * s);
+        if (last && zb) z = _mm512_maskz_loadu_epi32(m[s], zb + 16 * s);
+        QR_UNROLL for (int r = 0; r < MR; r++) {
+            __m512i v = _mm512_add_epi32(acc[r][s], ct);
+            if (last && zb) v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(rowsum[r]), z));
+            _mm512_mask_storeu_epi32(C + r * ldc + 16 * s, m[s], v);
+        }
+    }
+}
+
+static QR_T512 void qr_task_512(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1,
+                                Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,
+                                const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,
+                                int32_t *C, Py_ssize_t ldc) {
+    uint32_t ax = ax8 * 0x01010101u;
+    __mmask16 m[4];
+    QR_UNROLL for (int s = 0; s < 4; s++) {
+        Py_ssize_t left = ncols - 16 * s;
+        m[s] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+    }
+    Py_ssize_t nq = K / 4;     /* A is padded by the caller when K % 4 != 0 */
+    for (Py_ssize_t q0 = 0; q0 < nq; q0 += QR_KC / 4) {
+        Py_ssize_t qn = nq - q0 < QR_KC / 4 ? nq - q0 : QR_KC / 4;
+        int first = q0 == 0, last = q0 + qn >= nq;
+        const int8_t *Bq = panel + q0 * 256;
+        Py_ssize_t i = i0;
+        for (; i + 6 <= i1; i += 6)
+            qr_mk512(6, A + i * lda + 4 * q0, lda, ax, Bq, qn, C + i * ldc + j0, ldc, m, first, last,
+                     colterm ? colterm + j0 : NULL, zb ? zb + j0 : NULL, rowsum ? rowsum + i : NULL);
+        const uint8_t *Ai = A + i * lda + 4 * q0;
+        int32_t *Ci = C + i * ldc + j0;
+        const int32_t *ct = colterm ? colterm + j0 : NULL, *z = zb ? zb + j0 : NULL;
+        const int32_t *rs = rowsum ? rowsum + i : NULL;
+        switch (i1 - i) {
+            case 5: qr_mk512(5, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
+            case 4: qr_mk512(4, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
+            case 3: qr_mk512(3, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
+            case 2: qr_mk512(2, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
+            case 1: qr_mk512(1, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
+            default: break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tiers 1 and 2: 256-bit registers, 16 columns at a time (4 groups per 64-column panel)       */
+/* ------------------------------------------------------------------------------------------ */
+#define QR_TAVX2 __attribute__((target("avx2")))
+#define QR_TVNNI256 __attribute__((target("avx2,avxvnni")))
+
+QR_INLINE QR_TAVX2 void qr_store256_avx2(int32_t *c, __m256i v, int n, int accumulate,
+                                         const int32_t *ct, const int32_t *z, int32_t rs) {
+    if (n == 8 && !ct && !z) {
+        if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)c));
+        _mm256_storeu_si256((__m256i *)c, v);
+        return;
+    }
+    if (n == 8) {
+        if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)c));
+        if (ct) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)ct));
+        if (z) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(_mm256_set1_epi32(rs),
+                                                            _mm256_loadu_si256((const __m256i *)z)));
+        _mm256_storeu_si256((__m256i *)c, v);
+        return;
+    }
+    int32_t tmp[8];
+    _mm256_storeu_si256((__m256i *)tmp, v);
+    for (int t = 0; t < n; t++) {
+        uint32_t w = (uint32_t)tmp[t] + (accumulate ? (uint32_t)c[t] : 0u);
+        if (ct) w += (uint32_t)ct[t];
+        if (z) w -= (uint32_t)rs * (uint32_t)z[t];
+        c[t] = (int32_t)w;
+    }
+}
+
+/* One 256-bit micro-kernel body: MR rows x 16 columns; DOT(acc, a, b) adds sum_t a_t b_t per lane */
+#define QR_MK256(NAME, TARGET, DOT, MAXR)                                                             \
+    QR_INLINE TARGET void NAME(const int MR, const uint8_t *A, Py_ssize_t lda, uint32_t ax,              \
+                               const int8_t *Bq, Py_ssize_t nq, int32_t *C, Py_ssize_t ldc, int ncols,   \
+                               int first, int last, const int32_t *ct, const int32_t *z,                 \
+                               const int32_t *rs) {                                                      \
+        __m256i acc[MAXR][2];                                                                            \
+        QR_UNROLL for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();                     \
+        const __m256i x = _mm256_set1_epi32((int)ax);                                                    \
+        for (Py_ssize_t q = 0; q < nq; q++) {                                                            \
+            const int8_t *bq = Bq + q * 256;                                                             \
+            __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq));                                      \
+            __m256i b1 = _mm256_loadu_si256((const __m256i *)(bq + 32));                                 \
+            DOT##_PREP(b0, b1);                                                                          \
+            QR_UNROLL for (int r = 0; r < MR; r++) {                                                               \
+                int32_t w;                                                                               \
+                memcpy(&w, A + r * lda + 4 * q, 4);                                                      \
+                __m256i av = _mm256_xor_si256(_mm256_set1_epi32(w), x);                                  \
+                DOT(acc[r][0], acc[r][1], av);                                                           \
+            }                                                                                            \
+        }                                                                                                \
+        QR_UNROLL for (int r = 0; r < MR; r++)                                                                     \
+            QR_UNROLL for (int s = 0; s < 2; s++) {                                                                \
+                int n = ncols - 8 * s;                                                                   \
+                if (n <= 0) continue;                                                                    \
+                qr_store256_avx2(C + r * ldc + 8 * s, acc[r][s], n > 8 ? 8 : n, !first,                  \
+                                 last && ct ? ct + 8 * s : NULL, last && z ? z + 8 * s : NULL,           \
+                                 last && z ? rs[r] : 0);                                                 \
+            }                                                                                            \
+    }
+
+/* AVX2: bytes widened to 16 bits in place (even bytes k, k+2 and odd bytes k+1, k+3 of each
+   quad), then vpmaddwd: a0*b0 + a2*b2 and a1*b1 + a3*b3, each exact in int32. */
+#define QR_DOT_AVX2_PREP(b0, b1)                                                                     \
+    __m256i be0 = _mm256_srai_epi16(_mm256_slli_epi16(b0, 8), 8), bo0 = _mm256_srai_epi16(b0, 8);      \
+    __m256i be1 = _mm256_srai_epi16(_mm256_slli_epi16(b1, 8), 8), bo1 = _mm256_srai_epi16(b1, 8)
+#define QR_DOT_AVX2(c0, c1, av)                                                                      \
+    do {                                                                                             \
+        __m256i ae = _mm256_and_si256(av, _mm256_set1_epi16(0xff)), ao = _mm256_srli_epi16(av, 8);    \
+        c0 = _mm256_add_epi32(c0, _mm256_add_epi32(_mm256_madd_epi16(ae, be0), _mm256_madd_epi16(ao, bo0))); \
+        c1 = _mm256_add_epi32(c1, _mm256_add_epi32(_mm256_madd_epi16(ae, be1), _mm256_madd_epi16(ao, bo1))); \
+    } while (0)
+#define QR_DOT_VNNI256_PREP(b0, b1) (void)0
+#define QR_DOT_VNNI256(c0, c1, av)                                                                   \
+    do {                                                                                             \
+        c0 = _mm256_dpbusd_avx_epi32(c0, av, b0);                                                    \
+        c1 = _mm256_dpbusd_avx_epi32(c1, av, b1);                                                    \
+    } while (0)
+
+QR_MK256(qr_mk_avx2, QR_TAVX2, QR_DOT_AVX2, 4)
+QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
+
+#define QR_TASK256(NAME, MK, TARGET, MAXR)                                                            \
+    static TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
+                            Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,          \
+                            const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,            \
+                            int32_t *C, Py_ssize_t ldc) {                                                \
+        uint32_t ax = ax8 * 0x01010101u;                                                                 \
+        Py_ssize_t nq = K / 4;                                                                           \
+        for (Py_ssize_t q0 = 0; q0 < nq; q0 += QR_KC / 4) {                                              \
+            Py_ssize_t qn = nq - q0 < QR_KC / 4 ? nq - q0 : QR_KC / 4;                                   \
+            int first = q0 == 0, last = q0 + qn >= nq;                                                   \
+            for (int g = 0; g < 4 && 16 * g < ncols; g++) {                                              \
+                const int8_t *Bq = panel + q0 * 256 + 64 * g;                                            \
+                Py_ssize_t jg = j0 + 16 * g;                                                             \
+                int nc = (int)(ncols - 16 * g > 16 ? 16 : ncols - 16 * g);                               \
+                const int32_t *ct = colterm ? colterm + jg : NULL, *z = zb ? zb + jg : NULL;             \
+                Py_ssize_t i = i0;                                                                       \
+                for (; i + MAXR <= i1; i += MAXR)                                                        \
+                    MK(MAXR, A + i * lda + 4 * q0, lda, ax, Bq, qn, C + i * ldc + jg, ldc, nc, first,    \
+                       last, ct, z, rowsum ? rowsum + i : NULL);                                         \
+                const uint8_t *Ai = A + i * lda + 4 * q0;                                                \
+                int32_t *Ci = C + i * ldc + jg;                                                          \
+                const int32_t *rs = rowsum ? rowsum + i : NULL;                                          \
+                switch (i1 - i) {                                                                        \
+                    case 5: MK(5 % MAXR, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break; \
+                    case 4: MK(4 % MAXR, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break; \
+                    case 3: MK(3, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    case 2: MK(2, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    case 1: MK(1, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    default: break;                                                                      \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+    }
+
+QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4)
+QR_TASK256(qr_task_vnni256, qr_mk_vnni256, QR_TVNNI256, 6)
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tier 4: AMX-INT8.  C tiles 0-3 (2 x 2 blocks of 16 x 16 int32), A tiles 4-5, B tiles 6-7.   */
+/* A arrives padded: rows to a multiple of 32, K to Kp (a multiple of 64), row stride Kp.      */
+/* ------------------------------------------------------------------------------------------ */
+#define QR_TAMX __attribute__((target("amx-tile,amx-int8,avx2,avx512f,avx512bw")))
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} qr_tilecfg;
+
+static QR_TAMX void qr_amx_config(void) {
+    qr_tilecfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) { cfg.colsb[t] = 64; cfg.rows[t] = 16; }
+    /* not _tile_loadconfig: gcc 12 declares its operand as 8 bytes, so the stores above would be
+       dropped as dead; the tile intrinsics are asm statements without memory operands, hence the
+       "memory" barriers around tile loads and stores below */
+    __asm__ volatile("ldtilecfg %0" : : "m"(cfg) : "memory");
+}
+
+/* rows [i0, i1) (i0 a multiple of 32 within the padded A) times one 64-column panel */
+static QR_TAMX void qr_task_amx(const uint8_t *Ap, Py_ssize_t Kp, Py_ssize_t i0, Py_ssize_t i1,
+                                const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,
+                                const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,
+                                int32_t *C, Py_ssize_t ldc) {
+    int32_t buf[32 * 32] __attribute__((aligned(64)));
+    __asm__ volatile("" : : : "memory");
+    for (Py_ssize_t i = i0; i < i1; i += 32) {
+        for (int h = 0; h < 2 && 32 * h < ncols; h++) {
+            _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+            const uint8_t *a0 = Ap + i * Kp, *a1 = Ap + (i + 16) * Kp;
+            const int8_t *b0 = panel + 128 * h, *b1 = panel + 128 * h + 64;
+            for (Py_ssize_t k = 0; k < Kp; k += 64) {
+                _tile_loadd(4, a0 + k, Kp);
+                _tile_loadd(5, a1 + k, Kp);
+                _tile_loadd(6, b0 + k * 64, 256);
+                _tile_loadd(7, b1 + k * 64, 256);
+                _tile_dpbusd(0, 4, 6);
+                _tile_dpbusd(1, 4, 7);
+                _tile_dpbusd(2, 5, 6);
+                _tile_dpbusd(3, 5, 7);
+            }
+            _tile_stored(0, buf, 128);
+            _tile_stored(1, buf + 16, 128);
+            _tile_stored(2, buf + 16 * 32, 128);
+            _tile_stored(3, buf + 16 * 32 + 16, 128);
+            __asm__ volatile("" : : : "memory");
+            Py_ssize_t jh = j0 + 32 * h;
+            int nc = (int)(ncols - 32 * h > 32 ? 32 : ncols - 32 * h);
+            Py_ssize_t rmax = i1 - i > 32 ? 32 : i1 - i;
+            for (Py_ssize_t r = 0; r < rmax; r++) {
+                int32_t *c = C + (i + r) * ldc + jh;
+                const int32_t *src = buf + r * 32;
+                if (nc == 32) {
+                    __m512i v0 = _mm512_loadu_si512(src), v1 = _mm512_loadu_si512(src + 16);
+                    if (colterm) {
+                        v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(colterm + jh));
+                        v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(colterm + jh + 16));
+                    }
+                    if (zb) {
+                        __m512i rs = _mm512_set1_epi32(rowsum[i + r]);
+                        v0 = _mm512_sub_epi32(v0, _mm512_mullo_epi32(rs, _mm512_loadu_si512(zb + jh)));
+                        v1 = _mm512_sub_epi32(v1, _mm512_mullo_epi32(rs, _mm512_loadu_si512(zb + jh + 16)));
+                    }
+                    _mm512_storeu_si512(c, v0);
+                    _mm512_storeu_si512(c + 16, v1);
+                } else {
+                    for (int t = 0; t < nc; t++)
+                        c[t] = qr_fix((uint32_t)src[t], i + r, jh + t, colterm, zb, rowsum);
+                }
+            }
+        }
+    }
+}
+static QR_TAMX void qr_amx_release(void) { _tile_release(); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Peaks: register-only loops of each tier's inner instruction, enough independent chains to   */
+/* hide its latency.  Each returns the int32 it computed (so nothing is optimised away).        */
+/* ------------------------------------------------------------------------------------------ */
+static QR_T512 int32_t qr_peak_512(long iters) {          /* 24 x vpdpbusd zmm: 3072 ops each */
+    __m512i acc[24];
+    __m512i a = _mm512_set1_epi32(0x01020304), b = _mm512_set1_epi32(0x05060708);
+    QR_UNROLL for (int r = 0; r < 24; r++) acc[r] = _mm512_set1_epi32(r);
+    for (long it = 0; it < iters; it++) {
+        __asm__ volatile("" : "+v"(a), "+v"(b));
+        QR_UNROLL for (int r = 0; r < 24; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], a, b);
+    }
+    __m512i s = acc[0];
+    QR_UNROLL for (int r = 1; r < 24; r++) s = _mm512_add_epi32(s, acc[r]);
+    return _mm512_reduce_add_epi32(s);
+}
+static QR_TVNNI256 int32_t qr_peak_vnni256(long iters) {  /* 12 x vpdpbusd ymm: 768 ops */
+    __m256i acc[12];
+    __m256i a = _mm256_set1_epi32(0x01020304), b = _mm256_set1_epi32(0x05060708);
+    QR_UNROLL for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi32(r);
+    for (long it = 0; it < iters; it++) {
+        __asm__ volatile("" : "+x"(a), "+x"(b));
+        QR_UNROLL for (int r = 0; r < 12; r++) acc[r] = _mm256_dpbusd_avx_epi32(acc[r], a, b);
+    }
+    __m256i s = acc[0];
+    QR_UNROLL for (int r = 1; r < 12; r++) s = _mm256_add_epi32(s, acc[r]);
+    return _mm256_extract_epi32(s, 0);
+}
+static QR_TAVX2 int32_t qr_peak_avx2(long iters) {        /* 12 x (vpmaddwd + vpaddd): 384 ops */
+    __m256i acc[12];
+    __m256i a = _mm256_set1_epi32(0x00010002), b = _mm256_set1_epi32(0x00050006);
+    QR_UNROLL for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi32(r);
+    for (long it = 0; it < iters; it++) {
+        __asm__ volatile("" : "+x"(a), "+x"(b));
+        QR_UNROLL for (int r = 0; r < 12; r++) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(a, b));
+    }
+    __m256i s = acc[0];
+    QR_UNROLL for (int r = 1; r < 12; r++) s = _mm256_add_epi32(s, acc[r]);
+    return _mm256_extract_epi32(s, 0);
+}
+static QR_TAMX int32_t qr_peak_amx(long iters) {          /* 4 x tdpbusd: 4 x 32768 ops */
+    uint8_t a[16 * 64] __attribute__((aligned(64)));
+    int32_t c[16 * 16] __attribute__((aligned(64)));
+    memset(a, 1, sizeof a);
+    qr_amx_config();
+    __asm__ volatile("" : : : "memory");
+    _tile_loadd(4, a, 64); _tile_loadd(5, a, 64); _tile_loadd(6, a, 64); _tile_loadd(7, a, 64);
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    for (long it = 0; it < iters; it++) {
+        _tile_dpbusd(0, 4, 6); _tile_dpbusd(1, 4, 7); _tile_dpbusd(2, 5, 6); _tile_dpbusd(3, 5, 7);
+    }
+    _tile_stored(0, c, 64);
+    __asm__ volatile("" : : : "memory");
+    _tile_release();
+    return c[0];
+}
+#endif /* QR_X86 */
+
+/* int8 operations (2 per multiply-add) of one iteration of tier t's peak loop; 0: none */
+static double qr_peak_ops_per_iter(int tier) {
+    switch (tier) {
+        case QR_TIER_AVX512VNNI: return 24.0 * 64 * 2;
+        case QR_TIER_AVXVNNI: return 12.0 * 32 * 2;
+        case QR_TIER_AVX2: return 12.0 * 16 * 2;
+        case QR_TIER_AMX: return 4.0 * 16 * 16 * 64 * 2;
+        default: return 0.0;
+    }
+}
+
+/* run the peak loop of `tier` for `iters` iterations on num_threads threads; -1: not allowed */
+static int qr_peak(int tier, long iters, int num_threads) {
+    if (tier < 0 || tier >= QR_NTIERS || !((qr_allowed_tiers >> tier) & 1)) return -1;
+    if (qr_peak_ops_per_iter(tier) == 0.0) return -1;
+    int nthreads = qr_threads(num_threads);
+    volatile int32_t sink = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#endif
+    {
+        int32_t v = 0;
+#if QR_X86
+        switch (tier) {
+            case QR_TIER_AVX512VNNI: v = qr_peak_512(iters); break;
+            case QR_TIER_AVXVNNI: v = qr_peak_vnni256(iters); break;
+            case QR_TIER_AVX2: v = qr_peak_avx2(iters); break;
+            case QR_TIER_AMX: v = qr_peak_amx(iters); break;
+            default: break;
+        }
+#endif
+        sink = v;
+    }
+    (void)sink;
+    return nthreads;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The driver                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* C (M x N, row stride ldc) = the product described at the top of this file.
+   a_signed: a holds int8 codes (each byte is XORed with 0x80, i.e. a + 128).
+   Returns 0, or -1 when the tier may not run here (nothing is computed), -2 on out of memory. */
+static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_ssize_t M, Py_ssize_t K,
+                   const int8_t *Bp, Py_ssize_t Kp, Py_ssize_t N, const int32_t *colterm,
+                   const int32_t *zb, int32_t *C, Py_ssize_t ldc, int num_threads) {
+    if (tier < 0 || tier >= QR_NTIERS || !((qr_allowed_tiers >> tier) & 1)) return -1;
+    if (M <= 0 || N <= 0) return 0;
+    uint8_t ax = a_signed ? 0x80 : 0;
+    int32_t *rowsum = NULL;
+    uint8_t *Apad = NULL;
+    Py_ssize_t Kq = (K + 3) / 4 * 4;           /* k the vector tiers run over */
+    Py_ssize_t Mp = M;
+    int nthreads = qr_threads(num_threads);
+    if (zb) {
+        rowsum = (int32_t *)malloc(sizeof(int32_t) * (size_t)M);
+        if (!rowsum) return -2;
+        for (Py_ssize_t i = 0; i < M; i++) {
+            uint32_t s = 0;
+            const uint8_t *a = A + i * lda;
+            for (Py_ssize_t k = 0; k < K; k++) s += (uint8_t)(a[k] ^ ax);
+            rowsum[i] = (int32_t)s;
+        }
+    }
+    if (tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq != K)) {
+        /* a copy of A with a ^ ax applied, zero-padded: AMX to (rows: 32, k: Kp), others to k: Kq */
+        Py_ssize_t kp = tier == QR_TIER_AMX ? Kp : Kq;
+        Mp = tier == QR_TIER_AMX ? (M + 31) / 32 * 32 : M;
+        Apad = (uint8_t *)aligned_alloc(64, ((size_t)Mp * (size_t)kp + 63) / 64 * 64);
+        if (!Apad) { free(rowsum); return -2; }
+        memset(Apad, 0, (size_t)Mp * (size_t)kp);
+        for (Py_ssize_t i = 0; i < M; i++)
+            for (Py_ssize_t k = 0; k < K; k++) Apad[i * kp + k] = A[i * lda + k] ^ ax;
+        /* padded k meets zero rows of B, so the pad bytes' value does not matter */
+        A = Apad; lda = kp; ax = 0;
+    }
+    Py_ssize_t npanels = (N + QR_NR - 1) / QR_NR;
+    Py_ssize_t mb = QR_MB, nmb = (M + mb - 1) / mb;
+    Py_ssize_t ntasks = npanels * nmb;
+    if (nthreads > ntasks) nthreads = (int)ntasks;
+    if (nthreads < 1) nthreads = 1;
+    Py_ssize_t kk = tier == QR_SCALAR ? K : Kq;
+    Py_ssize_t t;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#endif
+    {
+#if QR_X86
+        if (tier == QR_TIER_AMX) qr_amx_config();
+#endif
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic)
+#endif
+        for (t = 0; t < ntasks; t++) {
+            Py_ssize_t p = t / nmb, ib = t % nmb;
+            Py_ssize_t i0 = ib * mb, i1 = i0 + mb < M ? i0 + mb : M;
+            Py_ssize_t j0 = p * QR_NR, ncols = N - j0 < QR_NR ? N - j0 : QR_NR;
+            const int8_t *panel = Bp + p * (Kp * QR_NR);
+            switch (tier) {
+#if QR_X86
+                case QR_TIER_AMX:
+                    qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
+                    break;
+                case QR_TIER_AVX512VNNI:
+                    qr_task_512(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
+                    break;
+                case QR_TIER_AVXVNNI:
+                    qr_task_vnni256(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
+                    break;
+                case QR_TIER_AVX2:
+                    qr_task_avx2(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
+                    break;
+#endif
+                default:
+                    qr_task_scalar(A, lda, ax, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
+            }
+        }
+#if QR_X86
+        if (tier == QR_TIER_AMX) qr_amx_release();
+#endif
+    }
+    free(rowsum);
+    free(Apad);
+    return 0;
+}
+#endif /* QUANTREF_GEMM_TIERS_H */
