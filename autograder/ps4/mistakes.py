@@ -221,7 +221,7 @@ FACTOR_VARIANTS = [
     ("max|X_j| runs over the wrong axis: channel j is column j of X (tokens x K), so reduce over the tokens, axis 0",
      dict(x_axis=1)),
     ("no clamp at 1e-5: an all-zero channel gives a factor of 0 or inf; clamp both maxima and the factors at 1e-5 "
-     "(SMOOTH_CLAMP), as SmoothQuant's code does", dict(clamp=False)),
+     "(SMOOTH_CLAMP)", dict(clamp=False)),
     ("the maxima are of signed values; SmoothQuant uses max |X_j| and max |W_j|", dict(signed=True)),
 ]
 
