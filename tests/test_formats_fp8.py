@@ -10,8 +10,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from quantref.formats import (E4M3, E5M2, decode, decode_e4m3, decode_e5m2, encode, encode_e4m3,
-                              encode_e5m2)
+from quantref.formats import (E4M3, E5M2, all_values, decode, decode_e4m3, decode_e5m2, encode, encode_e4m3,
+                              encode_e5m2, values)
 
 REFERENCE = {"e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2}
 FORMATS = {"e4m3": E4M3, "e5m2": E5M2}
@@ -107,6 +107,23 @@ def test_decode_hand_worked_codes():
 def test_decode_then_encode_is_identity_on_finite_codes(name):
     finite = ALL_CODES[np.isfinite(ALL_CODES.view(REFERENCE[name]).astype(np.float32))]
     np.testing.assert_array_equal(ENCODERS[name](DECODERS[name](finite)), finite)
+
+
+# --------------------------------------------------------------------------- value grids
+@pytest.mark.parametrize("name, count", [("e4m3", 253), ("e5m2", 247)])
+def test_values_grid_is_every_finite_value_sorted(name, count):
+    v = ALL_CODES.view(REFERENCE[name]).astype(np.float64)
+    want = np.unique(v[np.isfinite(v)])                    # sorted; +0 and -0 counted once
+    got = values(name)
+    assert got.dtype == np.float64 and got.size == count
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(all_values()[name], want)
+
+
+def test_values_unknown_name():
+    assert sorted(all_values()) == ["e2m1", "e4m3", "e5m2", "nf4"]
+    with pytest.raises(ValueError, match=r"^fmt='int4' is not a format name; use one of 'e4m3'"):
+        values("int4")
 
 
 # --------------------------------------------------------------------------- encode: broad agreement
