@@ -1,4 +1,4 @@
-"""NF4: the 4-bit NormalFloat code book of QLoRA (Dettmers et al. 2023), with block-wise absmax.
+"""NF4: the 4-bit NormalFloat code book of QLoRA (2023), with block-wise absmax.
 
 NF4 is not a floating-point format but a table of 16 levels in [-1, 1], placed at quantiles of
 the standard normal distribution, so that weights drawn from a normal distribution and divided by
