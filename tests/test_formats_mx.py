@@ -9,8 +9,21 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from quantref.formats import (E2M1, MXTensor, decode, decode_e8m0, decode_mx, e8m0_values, element_emax,
-                              encode, encode_e8m0_exponent, encode_mx, encode_mxfp4, encode_mxfp8, values)
+from quantref.formats import (
+    E2M1,
+    MXTensor,
+    decode,
+    decode_e8m0,
+    decode_mx,
+    e8m0_values,
+    element_emax,
+    encode,
+    encode_e8m0_exponent,
+    encode_mx,
+    encode_mxfp4,
+    encode_mxfp8,
+    values,
+)
 
 ELEMENT_REFERENCE = {"e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2, "e2m1": ml_dtypes.float4_e2m1fn}
 E2M1_CODES = np.arange(16, dtype=np.uint8)

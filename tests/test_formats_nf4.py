@@ -158,7 +158,7 @@ def tie_mismatches(encoder):
 
 
 def test_ties_go_to_the_lower_level():
-    ties, lower = tie_block()
+    ties, _ = tie_block()
     assert tie_mismatches(encode_nf4) == 0
     # just above a tie goes up, just below stays down
     above = np.concatenate([[1.0], np.nextafter(ties[1:], np.inf)])

@@ -1,11 +1,11 @@
 """FP8: the two 8-bit floating-point formats of the OCP 8-bit float (OFP8) specification.
 
-==========  ======  ====  =====  ============  =============  ===================================
-format      layout  bias  max    min normal    min subnormal  specials
-==========  ======  ====  =====  ============  =============  ===================================
-E4M3 (fn)   S EEEE MMM   7   448   2^-6           2^-9           NaN S.1111.111 only, no infinities
-E5M2        S EEEEE MM  15 57344   2^-14          2^-16          +-inf S.11111.00, NaN S.11111.{01,10,11}
-==========  ======  ====  =====  ============  =============  ===================================
+=========  ==========  ====  =====  ==========  =============  ==========================================
+format     layout      bias  max    min normal  min subnormal  specials
+=========  ==========  ====  =====  ==========  =============  ==========================================
+E4M3 (fn)  S EEEE MMM  7     448    2^-6        2^-9           NaN S.1111.111 only, no infinities
+E5M2       S EEEEE MM  15    57344  2^-14       2^-16          +-inf S.11111.00, NaN S.11111.{01,10,11}
+=========  ==========  ====  =====  ==========  =============  ==========================================
 
 E4M3 gives up infinities and all but one NaN pattern per sign to gain a binade (its exponent field
 1111 holds the values 256 ... 448); E5M2 keeps IEEE 754's special values.  Both round to nearest,

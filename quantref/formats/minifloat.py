@@ -9,13 +9,13 @@ A signed minifloat with ``E`` exponent bits, ``M`` mantissa bits and bias ``B`` 
 except for the codes that a format reserves for infinity and NaN, which is what tells the
 formats apart (``special``):
 
-========  ===================================================  =======================
-special   reserved codes                                       formats
-========  ===================================================  =======================
-``ieee``  exponent all ones: ``m = 0`` is +-inf, ``m != 0`` NaN  FP8 E5M2 (IEEE 754-like)
-``fn``    only exponent and mantissa all ones (``S.1111.111``)   FP8 E4M3 ("fn": finite, NaN)
-``none``  nothing: every code is a finite number                 FP4 E2M1 (the MX element)
-========  ===================================================  =======================
+========  =======================================================  ==============================
+special   reserved codes                                           formats
+========  =======================================================  ==============================
+``ieee``  exponent all ones: ``m = 0`` is +-inf, ``m != 0`` is NaN   FP8 E5M2 (IEEE 754-like)
+``fn``    only exponent and mantissa all ones (``S.1111.111``)     FP8 E4M3 ("fn": finite, NaN)
+``none``  nothing: every code is a finite number                   FP4 E2M1 (the MX element)
+========  =======================================================  ==============================
 
 :func:`encode` rounds float16/32/64 values to the nearest code, ties to the code whose last
 mantissa bit is 0 (round to nearest even), with integer operations on the float64 bit pattern
