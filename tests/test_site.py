@@ -49,6 +49,45 @@ class _Assets(HTMLParser):
             self.links.append(attrs["href"])
 
 
+class _RenderedText(HTMLParser):
+    """The text a reader sees on a page, split into math (what MathJax typesets) and the rest.
+
+    Code, outputs (``pre``), scripts and styles are left out: a ``$`` there is content, not markup.
+    """
+
+    SKIP = {"script", "style", "pre", "code", "textarea", "head"}
+    VOID = {"br", "img", "hr", "meta", "link", "input", "wbr", "source"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.open, self.text, self.math = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            classes = (dict(attrs).get("class") or "").split()
+            self.open.append((tag, tag in self.SKIP, "math" in classes))
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.open) - 1, -1, -1):
+            if self.open[i][0] == tag:
+                del self.open[i:]
+                break
+
+    def handle_data(self, data):
+        if any(math for _, _, math in self.open):
+            self.math.append(data)
+        elif not any(skip for _, skip, _ in self.open):
+            self.text.append(data)
+
+
+def raw_dollars(html: str) -> list[str]:
+    """Each ``$`` left in the rendered prose of a page (math that was not recognised), in context."""
+    parser = _RenderedText()
+    parser.feed(html)
+    text = "".join(parser.text)
+    return [text[max(0, i - 60): i + 60].replace("\n", " ") for i, ch in enumerate(text) if ch == "$"]
+
+
 def _parse(page: Path) -> _Assets:
     parser = _Assets()
     parser.feed(page.read_text(encoding="utf-8"))
@@ -144,6 +183,24 @@ def test_no_page_shows_a_traceback_or_an_error_output(site):
         assert 'class="output traceback' not in text, page.name
         for stderr in re.findall(r'class="output stderr.*?</pre>', text, flags=re.S):
             assert "Error" not in stderr, f"{page.name}: {stderr[:300]}"
+
+
+def test_raw_dollars_finds_math_that_was_not_typeset():
+    typeset = '<p>a <span class="math notranslate nohighlight">\\(x\\)</span> b</p><pre>echo $HOME</pre>'
+    broken = ('<li><p>per subspace,\n$<span class="math notranslate nohighlight">\\(c\\)</span>'
+              '<span class="math notranslate nohighlight">\\(\nWith \\)</span>K = 2^b$.</p></li>')
+    assert raw_dollars(typeset) == []
+    assert len(raw_dollars(broken)) == 2 and "K = 2^b" in raw_dollars(broken)[1]
+
+
+@pytest.mark.slow
+def test_no_page_leaves_raw_dollar_signs(site):
+    """Display math the site's Markdown parser did not recognise shows up as ``$`` in the prose (and the
+    text after it typeset as a formula); JupyterLab renders the same cell correctly, so only the site shows it."""
+    html, _, _ = site
+    for page in _pages(html):
+        found = raw_dollars(page.read_text(encoding="utf-8"))
+        assert not found, f"{page.relative_to(html)}: raw $ in the rendered text: {found[:3]}"
 
 
 @pytest.mark.slow
