@@ -21,32 +21,8 @@ from .mx import MXTensor, decode_mx, element_emax, encode_mx, encode_mxfp4, enco
 from .nf4 import NF4_LEVELS, NF4Quantized, decode_nf4, encode_nf4, nf4_levels_from_quantiles
 from .values import all_values, values
 
-__all__ = [
-           "E2M1",
-           "E4M3",
-           "E5M2",
-           "NF4_LEVELS",
-           "MXTensor",
-           "MiniFloat",
-           "NF4Quantized",
-           "all_values",
-           "decode",
-           "decode_e4m3",
-           "decode_e5m2",
-           "decode_e8m0",
-           "decode_mx",
-           "decode_nf4",
-           "e8m0_values",
-           "element_emax",
-           "encode",
-           "encode_e4m3",
-           "encode_e5m2",
-           "encode_e8m0_exponent",
-           "encode_mx",
-           "encode_mxfp4",
-           "encode_mxfp8",
-           "encode_nf4",
-           "finite_values",
-           "nf4_levels_from_quantiles",
-           "values",
-]
+__all__ = ["E2M1", "E4M3", "E5M2", "NF4_LEVELS", "MXTensor", "MiniFloat", "NF4Quantized", "all_values",
+           "decode", "decode_e4m3", "decode_e5m2", "decode_e8m0", "decode_mx", "decode_nf4", "e8m0_values",
+           "element_emax", "encode", "encode_e4m3", "encode_e5m2", "encode_e8m0_exponent", "encode_mx",
+           "encode_mxfp4", "encode_mxfp8", "encode_nf4", "finite_values", "nf4_levels_from_quantiles",
+           "values"]
