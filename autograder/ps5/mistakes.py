@@ -14,9 +14,40 @@ import numpy as np
 from ..checking import Mistake
 
 
+def _fill_shared_nonfinite(got, produced, fill=0.0):
+    """``(got, produced)`` with ``fill`` wherever both hold the same inf or NaN (parts of tuples alike).
+
+    A mistake can divide by zero, as the student does: without the codebook, one cluster stores
+    0 bits and the ratio n b / 0 is inf in both.  The exercise's comparison rejects any non-finite
+    answer (the reference never gives one), so the two outputs would not match; the same inf or
+    NaN at the same places is the same answer, and the finite rest is compared as usual.
+    """
+    if isinstance(got, (tuple, list)) and isinstance(produced, (tuple, list)) and len(got) == len(produced):
+        pairs = [_fill_shared_nonfinite(g, p, fill) for g, p in zip(got, produced)]
+        rebuild = lambda seq, items: tuple(items) if isinstance(seq, tuple) else list(items)  # noqa: E731
+        return rebuild(got, (g for g, _ in pairs)), rebuild(produced, (p for _, p in pairs))
+    try:
+        g = np.array(got, dtype=np.float64)
+        p = np.array(produced, dtype=np.float64)
+    except (TypeError, ValueError):
+        return got, produced
+    bad = ~np.isfinite(g)
+    if (g.shape != p.shape or not bad.any() or not np.array_equal(bad, ~np.isfinite(p))
+            or not np.array_equal(g[bad], p[bad], equal_nan=True)):
+        return got, produced
+    g[bad] = p[bad] = fill
+    return (float(g), float(p)) if g.ndim == 0 else (g, p)
+
+
 def build(pairs, compare) -> list:
-    """Mistakes from ``(name, wrong implementation)`` pairs, matched with the exercise's comparison."""
-    return [Mistake.from_function(name, wrong, compare) for name, wrong in pairs]
+    """Mistakes from ``(name, wrong implementation)`` pairs, matched with the exercise's comparison.
+
+    The student's answer matches a wrong implementation's when the comparison finds no
+    difference, the same inf or NaN in both at the same places counting as equal.
+    """
+    def same(got, produced):
+        return compare(*_fill_shared_nonfinite(got, produced))
+    return [Mistake.from_function(name, wrong, same) for name, wrong in pairs]
 
 
 # -- exercise 1: nearest centroid ---------------------------------------------------------------------
@@ -38,6 +69,8 @@ def _assign(w, centroids, *, ties="low", how="nearest"):
         return np.argmax(np.abs(d), axis=-1)
     if ties == "high":
         return len(c) - 1 - np.argmin(np.abs(d)[..., ::-1], axis=-1)
+    if ties == "midpoints_right":           # a weight on a midpoint goes to the centroid above it
+        return np.searchsorted((c[:-1] + c[1:]) / 2, w, side="right")
     return np.argmin(np.abs(d), axis=-1)
 
 
@@ -48,6 +81,10 @@ def assign_wrong() -> list:
     return [
         (TIES_HIGH + " (np.argmin does this; searchsorted on the midpoints needs side='left')",
          lambda w, centroids: _assign(w, centroids, ties="high")),
+        # the same mistake made with searchsorted: it differs from the last argmin only where two
+        # centroids are equal (the midpoint between them is the centroid itself)
+        (TIES_HIGH + " (np.argmin does this; searchsorted on the midpoints needs side='left')",
+         lambda w, centroids: _assign(w, centroids, ties="midpoints_right")),
         ("the centroids were treated as evenly spaced (rounding to a grid); they are not: compare the distance "
          "to every centroid", lambda w, centroids: _assign(w, centroids, how="even")),
         ("the first centroid at or above the weight, not the nearest one (searchsorted on the centroids; search "
@@ -142,6 +179,43 @@ def kmeans_extra() -> list:
                 and bool(np.all(np.isin(c, np.asarray(args["w"], dtype=np.float64))))
                 and not np.array_equal(c, expected[0]))
 
+    def lloyd_from_another_start(got, args, expected):
+        """A Lloyd run from a start that none of the deterministic ones (right or wrong) gives.
+
+        After at least one update each centroid is the mean of its last cluster, and in 1-D a
+        nearest-centroid cluster is a run of consecutive sorted weights (a centroid whose cluster
+        emptied keeps its start, a weight, a run of one); the codes are nearest centroids.  A random
+        (Forgy) start leaves exactly this, sorted or not; it is named only when neither the linear
+        start nor any other known mistake gives the same answer.
+        """
+        try:
+            c = np.asarray(got[0], dtype=np.float64)
+            codes = np.asarray(got[1])
+        except Exception:  # noqa: BLE001
+            return False
+        w = np.asarray(args["w"], dtype=np.float64)
+        if (args["iters"] < 1 or c.shape != expected[0].shape or codes.shape != w.shape
+                or not np.issubdtype(codes.dtype, np.integer) or not np.all(np.isfinite(c))
+                or codes.min(initial=0) < 0 or codes.max(initial=0) >= c.size):
+            return False
+        tol = 1e-9 * max(float(np.abs(w).max()), 1e-300)
+        distance = np.abs(w[..., None] - c)
+        if not np.all(np.take_along_axis(distance, codes[..., None], axis=-1)[..., 0] <= distance.min(axis=-1) + tol):
+            return False
+        s = np.sort(w.ravel())
+        prefix = np.concatenate([[0.0], np.cumsum(s)])
+        length = np.arange(s.size + 1)[None, :] - np.arange(s.size + 1)[:, None]
+        with np.errstate(all="ignore"):
+            runs = (prefix[None, :] - prefix[:, None]) / length
+        runs = runs[length > 0]
+        if not all(np.any(np.abs(runs - cj) <= tol + 1e-9 * abs(cj)) for cj in c):
+            return False
+        for _, wrong in [("the linear start", _lloyd)] + kmeans_wrong():
+            other_c, other_codes = wrong(args["w"], args["k"], args["iters"])
+            if np.allclose(c, other_c, rtol=1e-9, atol=tol) and np.array_equal(codes, other_codes):
+                return False
+        return True
+
     def unsorted(got, args, expected):
         try:
             c = np.asarray(got[0], dtype=np.float64)
@@ -149,8 +223,10 @@ def kmeans_extra() -> list:
             return False
         return c.ndim == 1 and c.size > 1 and bool(np.any(np.diff(c) < 0))
 
-    return [Mistake("random initialisation (centroids picked among the weights); Deep Compression's linear "
-                    "initialisation is deterministic: np.linspace(w.min(), w.max(), k)", picked_from_weights),
+    random_start = ("random initialisation (centroids picked among the weights); Deep Compression's linear "
+                    "initialisation is deterministic: np.linspace(w.min(), w.max(), k)")
+    return [Mistake(random_start, picked_from_weights),
+            Mistake(random_start, lloyd_from_another_start),
             Mistake("the centroids are not in ascending order (a random initialisation?); the linear "
                     "initialisation starts them sorted, and the means of sorted clusters stay sorted", unsorted)]
 
