@@ -5,6 +5,7 @@
   with Cython, with a pure-NumPy backend that gives the same answers;
 * :mod:`quantref.integer` -- integer-only inference: fixed-point requantization (gemmlowp's
   rules), the quantized linear layer, the integer MLP;
+* :mod:`quantref.conv` -- im2col, batch-norm folding, the integer convolution and an integer-only ConvNet;
 * :mod:`quantref.calibration` -- observers that find ranges batch by batch (min/max, moving
   average, percentile, MSE, entropy);
 * :mod:`quantref.qat` -- fake quantization with the straight-through estimator, PTQ and QAT;
