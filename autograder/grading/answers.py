@@ -86,7 +86,7 @@ class AnswerServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, preexec_fn=self._limits, start_new_session=True,
+                                     stderr=open(self.scratch / "sandbox.log", "ab"), preexec_fn=self._limits, start_new_session=True,
                                      cwd=self.scratch / "work")
         try:
             ready = self._read(time.monotonic() + self.startup_seconds)
@@ -100,7 +100,7 @@ class AnswerServer:
             self.kill()
             return
         if ready != {"ready": True}:
-            self.startup_error = "the notebook's code answered out of turn"
+            self.startup_error = "the grader could not start the notebook's code: " + str(ready.get("error"))[:500]
             self.kill()
 
     def kill(self) -> None:

@@ -105,8 +105,36 @@ def base_args(root: bool) -> list[str]:
             args += ["--ro-bind", path, path]
     for d in _python_dirs():
         args += ["--ro-bind", d, d]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--hostname", "sandbox"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--hostname", "sandbox"]
     return args
+
+
+def _with_parents(args: list[str]) -> list[str]:
+    """``args`` with every missing parent of a mount point made just before it, mode 0755.
+
+    bubblewrap makes missing parents itself, but mode 0700 when run as root: a slot uid could then
+    not reach the Python bound below ``/root`` or the scratch folder below ``/tmp``.
+    """
+    out, made, bound, i = [args[0]], {"/"}, set(), 1
+    arity = {"--ro-bind": 2, "--bind": 2, "--symlink": 2, "--tmpfs": 1, "--proc": 1, "--dev": 1, "--dir": 1,
+             "--remount-ro": 1, "--perms": 1, "--setenv": 2, "--chdir": 1, "--hostname": 1, "--cap-add": 1}
+    while i < len(args):
+        a = args[i]
+        n = arity.get(a, 0)
+        if a in ("--ro-bind", "--bind", "--symlink", "--tmpfs", "--proc", "--dev"):
+            dest = args[i + n]
+            for parent in reversed(Path(dest).parents):
+                q = str(parent)
+                if q in made or any(q == b or q.startswith(b + "/") for b in bound):
+                    continue
+                out += ["--perms", "0755", "--dir", q]
+                made.add(q)
+            made.add(dest)
+            if a in ("--ro-bind", "--bind") and os.path.isdir(args[i + 1]):
+                bound.add(dest)   # a real folder: what lies below it exists already
+        out += args[i:i + n + 1]
+        i += n + 1
+    return out
 
 
 def command(bwrap: str, argv: list[str], *, writable: list[Path], readable: list[Path] = (),
@@ -128,6 +156,7 @@ def command(bwrap: str, argv: list[str], *, writable: list[Path], readable: list
         args += ["--ro-bind", str(outside), inside]
     for d in writable:
         args += ["--bind", str(d), str(d)]
+    args = _with_parents(args)
     args += ["--clearenv"]
     for key, value in (env or {}).items():
         args += ["--setenv", key, value]

@@ -32,7 +32,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import gradebook, jobs
+from .. import secret
+from . import bubblewrap, gradebook, jobs
 from .course import (UsageError, assignments, check_assignment, check_course, check_student, files_hash,
                      redact, source_hash)
 from .sandbox import Limits
@@ -107,7 +108,7 @@ def _timestamp(folder: Path) -> str | None:
 def grade(course: Path, assignment: str, students: list[str] | None = None, workers: int | None = None,
           limits: Limits | None = None, force: bool = False, retries: int = 1, db_url: str | None = None,
           dask: str | None = None, scratch: str | None = None, isolation: str = "auto", progress: bool = True,
-          echo=print) -> Summary:
+          echo=print, sandbox: bool = True) -> Summary:
     from .course import check_db_url, default_db_url
     start = time.monotonic()
     course = check_course(course)
@@ -119,6 +120,16 @@ def grade(course: Path, assignment: str, students: list[str] | None = None, work
     db_url = check_db_url(db_url or default_db_url(course))
     if scratch is not None:
         Path(scratch).mkdir(parents=True, exist_ok=True)
+    if sandbox and not dask:  # Dask workers check their own bubblewrap
+        try:
+            bubblewrap.require()
+        except bubblewrap.SandboxUnavailable as exc:
+            raise UsageError(str(exc)) from None
+    if not sandbox:
+        echo("WARNING: --no-sandbox: submissions run with the grader's rights (each report says so)")
+    if not secret.secret_path(course).exists() and not os.environ.get(secret.ENV):
+        echo(f"no course secret yet: wrote a new one to {secret.ensure_secret(course)} (keep it out of git)")
+    hidden_seed = secret.hidden_seed(secret.load_secret(course), assignment)
     names = students_of(course, assignment, students)
     summary = Summary()
     if not names:
@@ -148,6 +159,7 @@ def grade(course: Path, assignment: str, students: list[str] | None = None, work
                          "timestamp": _timestamp(folder), "template": template["tar"],
                          "release": template["release"], "others": others, "content_hash": content,
                          "source_hash": src, "limits": limits, "retries": retries, "isolation": isolation,
+                         "sandbox": sandbox, "hidden_seed": hidden_seed,
                          "scratch": None if dask else str(workdir)})
         gb.db.commit()
         where = f"Dask cluster {dask}" if dask else f"{min(workers, max(len(todo), 1))} local workers"
@@ -187,7 +199,8 @@ def grade(course: Path, assignment: str, students: list[str] | None = None, work
     finally:
         if client is not None:
             client.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
+            shutil.rmtree(workdir, ignore_errors=True)
     summary.seconds = time.monotonic() - start
     _print_summary(summary, echo)
     return summary

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import preflight, sandbox
+from . import bubblewrap, preflight, sandbox, trusted
 from .course import ROOT
 
 STOP_CELL = ("KeyboardInterrupt", "CellTimeoutError")
@@ -47,8 +47,9 @@ def _untar(data: bytes, dest: Path) -> None:
 
 
 def read_files(folder: Path) -> dict:
+    # never follow a link: a submission's scratch folder could point one at a file of the grader's
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and ".ipynb_checkpoints" not in p.parts}
+            if p.is_file() and not p.is_symlink() and ".ipynb_checkpoints" not in p.parts}
 
 
 @functools.lru_cache(maxsize=None)
@@ -127,8 +128,8 @@ def _prepare(job: dict, jobdir: Path, notebooks: dict, uid: int | None) -> dict:
     for name, data in notebooks.items():
         (sub / f"{name}.ipynb").write_bytes(data)
     os.chmod(course / "gradebook.db", 0o600)
-    home, tmp = jobdir / "home", jobdir / "tmp"
-    for d in (home, tmp):
+    home, tmp, ipc = jobdir / "home", jobdir / "tmp", jobdir / "ipc"
+    for d in (home, tmp, ipc):
         d.mkdir()
         if uid is not None:
             os.chown(d, uid, uid)
@@ -144,6 +145,7 @@ def _prepare(job: dict, jobdir: Path, notebooks: dict, uid: int | None) -> dict:
            "MPLCONFIGDIR": str(tmp / "matplotlib"), "JUPYTER_PATH": str(jobdir / "jupyter"),
            "JUPYTER_CONFIG_DIR": str(jobdir / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(jobdir / "runtime"),
            "JUPYTER_DATA_DIR": str(jobdir / "jupyter"), "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+           "AUTOGRADER_IPC_DIR": str(ipc),
            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     return {"kind": "autograde", "course": str(course), "assignment": job["assignment"],
@@ -218,8 +220,13 @@ def _run_job(job: dict) -> dict:
 
     limits: sandbox.Limits = job["limits"]
     scratch = job.get("scratch") or tempfile.gettempdir()
+    # the sandbox is checked where the job runs (a Dask worker may lack bubblewrap: it refuses)
+    bwrap = bubblewrap.require() if job.get("sandbox", True) else None
+    if bwrap is None:
+        notes.append("WARNING: graded without a sandbox (--no-sandbox): the submission's code could read and "
+                     "change anything the grading user can")
     want_uid = job.get("isolation", "auto") != "none" and os.geteuid() == 0
-    if want_uid and _unreachable_for_others(str(scratch)):
+    if want_uid and bwrap is None and _unreachable_for_others(str(scratch)):
         if job.get("isolation") == "uid":
             raise RuntimeError("uid isolation impossible: not readable by others: "
                                + ", ".join(_unreachable_for_others(str(scratch))))
@@ -232,6 +239,8 @@ def _run_job(job: dict) -> dict:
             os.chmod(jobdir, 0o755)
             try:
                 spec = _prepare(job, jobdir, notebooks, uid)
+                if bwrap is not None:
+                    spec["env"]["AUTOGRADER_BWRAP"] = bwrap
                 outcome = sandbox.run_sandboxed(spec, limits, uid)
                 course = Path(spec["course"])
                 done = all((course / "autograded" / job["student"] / job["assignment"] / f"{n}.ipynb").exists()
@@ -239,8 +248,8 @@ def _run_job(job: dict) -> dict:
                 if _retryable(outcome) and attempts <= job.get("retries", 1):
                     notes.append(f"attempt {attempts}: {sandbox.describe_exit(outcome, limits)}; graded again")
                     continue
-                result = _result(job, "graded", notes=notes, attempts=attempts,
-                                 isolation="uid" if uid is not None else "none")
+                isolation = "+".join(k for k, on in (("bwrap", bwrap), ("uid", uid is not None)) if on) or "none"
+                result = _result(job, "graded", notes=notes, attempts=attempts, isolation=isolation)
                 if outcome.exitcode == 0 and done and not outcome.timed_out:
                     _collect(job, result, course)
                 else:
@@ -248,12 +257,45 @@ def _run_job(job: dict) -> dict:
                     reason = (_log_reason(log, limits) if outcome.exitcode and outcome.exitcode > 0
                               else sandbox.describe_exit(outcome, limits))
                     result.update(status="failed", reasons=[reason])
+                _score_trusted(job, result, notebooks, jobdir, limits, uid, bwrap)
                 return result
             finally:
                 if os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
                     print(f"kept {jobdir}", file=sys.stderr)
                 else:
                     shutil.rmtree(jobdir, ignore_errors=True)
+
+
+def _score_trusted(job: dict, result: dict, notebooks: dict, jobdir: Path, limits: sandbox.Limits,
+                   uid: int | None, bwrap: str | None) -> None:
+    """Replace every autograded test cell's score and message by the trusted grader's (:mod:`.trusted`).
+
+    This runs whether or not nbgrader's run of the notebook succeeded: a notebook whose kernel
+    died still gets the points its functions earn.
+    """
+    from ..problem_sets import problem_set
+    ps = problem_set(job["assignment"])
+    if ps is None or len(notebooks) != 1:
+        return
+    (name, data), = notebooks.items()
+    nb = nbformat.reads(data.decode() if isinstance(data, bytes) else data, as_version=4)
+    scratch = jobdir / "answers"
+    scratch.mkdir()
+    os.chmod(scratch, 0o755)
+    scores = trusted.score(ps, nb, scratch, limits, uid, bwrap, job["hidden_seed"])
+    for gid, s in scores.items():
+        if gid in result["cells"]:
+            result["cells"][gid].update(score=min(s["score"], result["cells"][gid]["max_score"]),
+                                        message=s["message"])
+    if result["status"] == "failed":
+        # nbgrader could not run the notebook to the end; the functions were graded all the same
+        result["notes"] += [f"the graded notebook could not be produced ({r}); your functions were graded "
+                            f"all the same" for r in result["reasons"]]
+        result.update(status="graded", reasons=[])
+    key = f"{name}.ipynb"
+    if key in result["autograded"]:
+        graded = nbformat.reads(result["autograded"][key].decode(), as_version=4)
+        result["autograded"][key] = nbformat.writes(trusted.rewrite_test_outputs(graded, scores)).encode()
 
 
 def make_template(course: Path, assignment: str, workdir: Path, limits: sandbox.Limits) -> dict:

@@ -75,6 +75,10 @@ def _autograde(spec: dict) -> int:
     app.config.Autograde.autograde_preprocessors = pre
     # a cell that floods its output past the timeout is cut there, not a failed notebook
     app.config.Execute.raise_on_iopub_timeout = False
+    if spec["env"].get("AUTOGRADER_BWRAP"):
+        # the kernel has no network in its sandbox: it talks to nbgrader over Unix sockets
+        app.config.KernelManager.transport = "ipc"
+        app.config.KernelManager.ip = os.path.join(spec["env"]["AUTOGRADER_IPC_DIR"], "kernel")
     cell_timeout = spec["limits"].get("cell_timeout")
     if cell_timeout:
         app.config.Execute.timeout = int(cell_timeout)
