@@ -94,10 +94,14 @@ def _answer(namespace: dict, request: dict) -> dict:
 
 def main(argv: list[str]) -> None:
     fd_in, fd_out = _take_pipes()
-    if len(argv) >= 3 and argv[1] != "-":
-        _drop(int(argv[1]), int(argv[2]))
-    with open(argv[0]) as f:
-        cells = json.load(f)
+    try:
+        if len(argv) >= 3 and argv[1] != "-":
+            _drop(int(argv[1]), int(argv[2]))
+        with open(argv[0]) as f:
+            cells = json.load(f)
+    except BaseException as exc:  # noqa: BLE001 - the grader's set-up failed: say why, for its log
+        wire.write_message(fd_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        return
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     _run_cells(cells, namespace)
     wire.write_message(fd_out, {"ready": True})
