@@ -22,14 +22,15 @@ Of the zero-point expansion :math:`\sum_k (x - z_x)(W - z_w) = \sum_k xW - z_x \
 (:mod:`quantref.kernels.int_matmul`), the row-sum term :math:`z_w \sum_k x` and :math:`K z_x z_w`
 vanish because the weights are symmetric (:math:`z_w = 0`), and :math:`z_x \sum_k W` is folded
 into the bias; so the only per-input work is the core product, done by
-:func:`quantref.kernels.int_matmul` with zero points 0.
+:func:`quantref.kernels.int_matmul` with zero points 0 on the weights packed once for the kernel
+(:func:`quantref.kernels.pack_weights`, attribute ``weight_packed``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _checks as qchecks
-from ..kernels import int_matmul
+from ..kernels import int_matmul, pack_weights
 from ..linear import quantize, symmetric_qparams
 from ._checks import INT32_MAX, INT32_MIN, as_int, as_integer_array, check_activation_dtype
 from .fixedpoint import quantize_multiplier
@@ -184,6 +185,8 @@ class QuantizedLinear:
         :math:`\sum_k W_{q,ck}`, computed once (offline).
     bias_folded : ndarray of int32, shape (out_features,)
         :math:`b_q - z_x \cdot` ``weight_sums``, computed once.
+    weight_packed : PackedWeights
+        :math:`W_q^T` packed once for :func:`quantref.kernels.int_matmul` (the kernel's layout).
     multiplier : ndarray of float64, shape (out_features,)
         The real multipliers :math:`M_c = s_x s_{w,c} / s_{out}`, in (0, 1).
     m0, shift : ndarray of int32, shape (out_features,)
@@ -228,6 +231,8 @@ class QuantizedLinear:
 
         self._check_accumulator_bound()
         self.weight_sums = self.weight_q.sum(axis=1, dtype=np.int64)
+        # b = W^T (in_features x out_features), packed once in the kernel's layout
+        self.weight_packed = pack_weights(self.weight_q.T)
         self.bias_folded = fold_bias(self.bias_q, self.weight_q, self.input_zero_point)
         self.multiplier = self.input_scale * self.weight_scale / self.output_scale
         bad = self.multiplier >= 1
@@ -291,7 +296,7 @@ class QuantizedLinear:
         x = self._check_input(x_q)
         x2 = x.reshape(-1, self.in_features)
         # zero points 0: the core product only; z_x's term is in bias_folded, z_w = 0 (symmetric weights)
-        core = int_matmul(x2, self.weight_q.T)
+        core = int_matmul(x2, self.weight_packed)
         acc = core.astype(np.int64) + self.bias_folded
         return acc.astype(np.int32).reshape(x.shape[:-1] + (self.out_features,))
 

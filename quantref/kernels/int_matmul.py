@@ -18,6 +18,10 @@ costs :math:`O(MNK)`.  (gemmlowp's "low-precision.md"; Jacob et al. 2018, eq. 7.
 
 Every partial sum is checked, before computing, to fit in int32; the result equals an int64
 reference bit for bit.
+
+Weights are best packed once (:func:`~quantref.kernels.packed.pack_weights`): ``int_matmul(a,
+packed, a_zero_point)`` then spends its time in the compiled kernel's fastest instruction-set tier
+(:mod:`~quantref.kernels.tiers`), not in re-laying out ``b`` and re-summing its columns.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backend import get_backend
+from .backend import check_num_threads, get_backend
 
 INT32_MAX = np.iinfo(np.int32).max
 _CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.int8))
@@ -139,11 +143,22 @@ def int_matmul_terms(a, b, a_zero_point=0, b_zero_point=0, *, backend: str | Non
     return IntMatmulTerms(core, a_row_sums, b_col_sums, k_za_zb, result.astype(np.int32))
 
 
-def int_matmul(a, b, a_zero_point=0, b_zero_point=0, *, backend: str | None = None) -> np.ndarray:
+def int_matmul(a, b, a_zero_point=0, b_zero_point=0, *, backend: str | None = None,
+               num_threads=None) -> np.ndarray:
     r"""Exact integer matmul with zero points: ``out[i, j] = sum_k (a[i,k] - za) * (b[k,j] - zb[j])``.
 
     Returns an int32 array of shape (M, N).  See :func:`int_matmul_terms` for the arguments and
     the module docstring for how the work splits into offline and online terms.
+
+    Parameters
+    ----------
+    b : ndarray of uint8 or int8, shape (K, N), or PackedWeights
+        Plain codes, or weights packed once with :func:`~quantref.kernels.pack_weights` (whose
+        zero point was fixed when packing: leave ``b_zero_point`` at 0).  Plain codes are packed
+        on the fly when the compiled kernel is built: same result, slower per call.
+    num_threads : int or None
+        Threads of the compiled kernel; None: every core (OpenMP's default), as in the LUT and
+        PQ kernels.
 
     Examples
     --------
@@ -152,4 +167,30 @@ def int_matmul(a, b, a_zero_point=0, b_zero_point=0, *, backend: str | None = No
     >>> int_matmul(a, b, a_zero_point=128)
     array([[2]], dtype=int32)
     """
+    from .packed import PackedWeights, pack_weights, packed_matmul
+
+    check_num_threads(num_threads)
+    if isinstance(b, PackedWeights):
+        if np.any(np.asarray(b_zero_point) != 0):
+            raise ValueError("b is PackedWeights, whose zero point was fixed by pack_weights(b, zero_point); "
+                             "leave b_zero_point at 0 (or pack again with the zero point you want).")
+        w = b
+        a = _check_codes(a, "a")
+        K, N = w.shape
+        if a.shape[1] != K:
+            raise ValueError(f"shape mismatch: a is {a.shape} and the packed b is {w.shape}; a.shape[1] must "
+                             f"equal K={K}, the rows of b (in_features).")
+        za = _check_zero_point(a_zero_point, "a_zero_point", a.dtype, None)
+        k_max = max_safe_k(a.dtype, w.dtype, za, w.zero_point)
+        if K > k_max:
+            raise ValueError(f"K={K} is too large for exact int32 accumulation of {a.dtype} x {w.dtype} codes "
+                             f"with these zero points: an int32 partial sum could overflow past K={k_max}. "
+                             f"Split the shared dimension into chunks of at most {k_max} and add the int64 results.")
+        return packed_matmul(a, w, za, backend=backend, num_threads=num_threads)
+    if backend != "numpy" and get_backend(backend).__name__ == "quantref.kernels._gemm" \
+            and isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 and b.ndim == 2 \
+            and a.dtype in _CODE_DTYPES and b.dtype in _CODE_DTYPES and a.shape[1] == b.shape[0]:
+        zb = _check_zero_point(b_zero_point, "b_zero_point", b.dtype, b.shape[1])
+        return int_matmul(a, pack_weights(b, zb, backend=backend), a_zero_point, backend=backend,
+                          num_threads=num_threads)
     return int_matmul_terms(a, b, a_zero_point, b_zero_point, backend=backend).result
