@@ -1,20 +1,25 @@
-"""Benchmark: the integer matmul ladder (:mod:`quantref.kernels._gemm`) against NumPy.
+"""Benchmark: the int8 matmul through its public API, its kernel, the tier's peak, NumPy and PyTorch.
 
-``python -m quantref.bench gemm [--quick] [--threads 1,2]``
+``python -m quantref.bench gemm [--quick] [--threads 1,2] [--no-ladder]``
 
-For every shape (M x K times K x N) and thread count it prints, from one run, medians of
-repeats (back-to-back calls in alternating blocks, see ``_paired``) of
+It prints the CPU's features and the instruction-set tier that runs (:mod:`quantref.kernels.tiers`),
+each available tier's peak (a register-only loop of its inner instruction), the ladder of
+:mod:`quantref.kernels._gemm` on the first shape (every rung, rung 6 on every tier), and then, for
+every shape (M x K times K x N) and thread count, medians of repeats of
 
-* ours: the top rung ``core_threaded`` on ``uint8 x int8`` codes, ``num_threads`` threads;
+* public: ``int_matmul(a, pack_weights(b), a_zero_point=128)`` on weights packed once;
+* core: the kernel alone on the same packed weights (``_gemm.gemm_packed``);
 * NumPy float32 ``@`` (OpenBLAS/MKL, threads pinned with threadpoolctl);
-* NumPy int32 ``@`` (no BLAS, one thread; too slow for big shapes, so it is timed on 256^3 and
-  that rate is used for every ratio; the full run also times 1024^3 once, where NumPy's int loop
-  is ~3x slower, and shows the ratios against that rate too);
+* ``torch._int_mm`` (oneDNN) when PyTorch is importable (it takes int8 x int8 and M > 16);
 
-GOP/s = 2*M*N*K / time.  Before timing, every result of ours is checked bit for bit against an
-int64 reference on that shape (computed through float64 BLAS, which is exact here: every
-product is at most 2^15 in magnitude and K <= 2^13, so every partial sum is an integer below
-2^28 < 2^53).  For 1024^3 (256^3 with --quick) it also times every rung of the ladder.
+with the ratios the targets are stated in: public / core (>= 0.9), core / the running tier's peak
+(>= 0.8 on the three large shapes), public / torch (>= 0.9 without AMX; with AMX reported only),
+and for M <= 16 public / the bandwidth bound (>= 0.8): the weight bytes over the copy bandwidth of
+a buffer of the weights' size, measured in the same run.
+
+GOP/s = 2*M*N*K / time.  Before timing, each public result is checked bit for bit against an
+int64 reference (computed through float64 BLAS, exact here: every product is at most 2^15 in
+magnitude and K <= 2^13, so every partial sum is an integer below 2^28 < 2^53).
 
 Absolute numbers drift on a shared machine; the ratios measured side by side are what count.
 """
@@ -36,11 +41,6 @@ import numpy as np  # noqa: E402
 
 SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048), (128, 4096, 4096), (16, 4096, 4096), (1, 4096, 4096)]
 QUICK_SHAPES = [(256, 256, 256), (512, 512, 512), (64, 1024, 1024), (16, 1024, 1024), (1, 1024, 1024)]
-#: (minimum ours / NumPy float32, minimum ours / NumPy int32 or None) per shape (full run).
-TARGETS = {(1024, 1024, 1024): (3.0, 300.0), (2048, 2048, 2048): (3.0, 300.0),
-           (128, 4096, 4096): (3.0, 300.0), (16, 4096, 4096): (2.0, None),
-           (1, 4096, 4096): (2.0, None)}
-INT32_SHAPE = (256, 256, 256)
 
 
 def _gops(M, K, N, seconds):
@@ -55,28 +55,6 @@ def _time_once(fn):
 
 _SETTLE_BLAS = 0.3   # seconds for OpenBLAS's idle threads to stop spinning
 _SETTLE_OMP = 0.05   # and libgomp's
-
-
-def _paired(numpy_fn, ours_fn, reps, settle, rounds=3):
-    """Time NumPy and ours in alternating blocks of back-to-back calls; ``reps`` calls each.
-
-    Each block starts with an untimed warm-up call, then times its share of the ``reps`` calls
-    back to back: that is the steady state of a loop calling the kernel, with worker threads
-    awake (an OpenMP or BLAS thread woken from sleep on an idle virtual CPU can take ~8 ms to
-    show up).  With ``settle`` (several threads) each block is followed by a pause: idle worker
-    threads keep spinning for a while after a call (OpenBLAS ~2^28 cycles, libgomp ~300k spins)
-    and would steal the second core from the other library.  Alternating ``rounds`` blocks per
-    library spreads slow drifts of a shared machine over both.
-    """
-    t_np, t_ours = [], []
-    for r in range(rounds):
-        share = reps // rounds + (1 if r < reps % rounds else 0)
-        for fn, times, pause in ((numpy_fn, t_np, _SETTLE_BLAS), (ours_fn, t_ours, _SETTLE_OMP)):
-            fn()
-            times.extend(_time_once(fn) for _ in range(share))
-            if settle:
-                time.sleep(pause)
-    return t_np, t_ours
 
 
 def _repeats(M, K, N, quick):
@@ -132,18 +110,6 @@ def _load():
         return "unknown"
 
 
-def _time_numpy_int32(threadpoolctl, shape=INT32_SHAPE, reps=3):
-    M, K, N = shape
-    rng = np.random.default_rng(0)
-    a = rng.integers(0, 256, (M, K)).astype(np.int32)
-    b = rng.integers(-128, 128, (K, N)).astype(np.int32)
-    with threadpoolctl.threadpool_limits(1):
-        if reps > 1:
-            a @ b
-        times = [_time_once(lambda: a @ b) for _ in range(reps)]
-    return _gops(M, K, N, statistics.median(times))
-
-
 def _ladder(g, threadpoolctl, M, K, N, max_threads):
     """Every rung once per form on one shape (1 thread; the last rung on max_threads)."""
     rng = np.random.default_rng(1)
@@ -160,16 +126,82 @@ def _ladder(g, threadpoolctl, M, K, N, max_threads):
             (f"5 core_threaded ({max_threads} thr)", form,
              lambda f=form: g.core_threaded(a, bt, out, max_threads, form=f), 5),
         ]
+    packed = g.pack_b(np.ascontiguousarray(bt.T))
+    for tier in g.allowed_tiers():
+        rows.append((f"6 gemm_packed ({max_threads} thr)", tier,
+                     lambda t=tier: g.gemm_packed(a, False, packed, N, out, None, None, t, max_threads), 5))
     print(f"\nLadder on {M}x{K}x{N}, uint8 x int8 (rungs 1-4 one thread; median of the shown repeats):")
-    print(f"  {'rung':<36} {'form':<6} {'GOP/s':>8} {'repeats':>8}")
+    print(f"  {'rung':<36} {'form/tier':<10} {'GOP/s':>8} {'repeats':>8}")
     with threadpoolctl.threadpool_limits(1):
         for name, form, fn, reps in rows:
             out.fill(-1)
             first = _time_once(fn)
             np.testing.assert_array_equal(out, ref, err_msg=f"{name} {form} is wrong")
             times = [first] if reps == 1 else [_time_once(fn) for _ in range(reps)]
-            print(f"  {name:<36} {form or '-':<6} {_gops(M, K, N, statistics.median(times)):8.1f} "
+            print(f"  {name:<36} {form or '-':<10} {_gops(M, K, N, statistics.median(times)):8.1f} "
                   f"{len(times):8d}", flush=True)
+
+
+def _interleaved(fns, reps, settle, rounds=3):
+    """Time every fn in ``fns`` (name -> callable) in alternating blocks of back-to-back calls.
+
+    Each round gives each method an untimed warm-up call and its share of ``reps`` timed calls
+    back to back: the steady state of a loop calling the kernel, with worker threads awake (an
+    OpenMP or BLAS thread woken from sleep on an idle virtual CPU can take ~8 ms to show up).
+    With ``settle`` (several threads) each block is followed by a pause: idle worker threads keep
+    spinning for a while after a call (OpenBLAS ~2^28 cycles, libgomp ~300k spins) and would
+    steal the second core from the next method.  Alternating ``rounds`` blocks spreads slow
+    drifts of a shared machine over every method.
+    """
+    times = {name: [] for name in fns}
+    for r in range(rounds):
+        share = reps // rounds + (1 if r < reps % rounds else 0)
+        for name, fn in fns.items():
+            fn()
+            times[name].extend(_time_once(fn) for _ in range(share))
+            if settle:
+                time.sleep(_SETTLE_BLAS if "float32" in name or "torch" in name else _SETTLE_OMP)
+    return times
+
+
+def _peak(g, tier, nthr, repeats=5):
+    """GOP/s of ``tier``'s register-only loop of its inner instruction (median of repeats)."""
+    iters = 200_000 if tier == "amx" else 1_000_000
+    g.peak(tier, iters // 10, nthr)
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        ops = g.peak(tier, iters, nthr)
+        rates.append(ops / (time.perf_counter() - t0) / 1e9)
+    return statistics.median(rates)
+
+
+def _copy_bandwidth(nbytes, nthr, repeats=7):
+    """GB/s of np.copyto over ``nbytes`` (bytes copied / time), split over ``nthr`` Python threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    src = np.ones(nbytes, np.uint8)
+    dst = np.zeros(nbytes, np.uint8)
+    parts = np.array_split(np.arange(nbytes), nthr)
+    bounds = [(int(p[0]), int(p[-1]) + 1) for p in parts if len(p)]
+    with ThreadPoolExecutor(nthr) as pool:
+        def copy():
+            list(pool.map(lambda b: np.copyto(dst[b[0]:b[1]], src[b[0]:b[1]]), bounds))
+        copy()
+        times = [_time_once(copy) for _ in range(repeats)]
+    return nbytes / statistics.median(times) / 1e9
+
+
+def _torch():
+    try:
+        import torch
+    except Exception:           # not installed, or broken: the benchmark goes on without it
+        return None
+    return torch
+
+
+def _fmt(x, width, digits=0):
+    return f"{'-':>{width}}" if x is None else f"{x:{width}.{digits}f}"
 
 
 def run(quick=False, threads=(1, 2), ladder=True) -> int:
@@ -183,71 +215,110 @@ def run(quick=False, threads=(1, 2), ladder=True) -> int:
     except ImportError:
         print("quantref.kernels._gemm is not built: pip install -e . (with a C compiler)", file=sys.stderr)
         return 2
+    from quantref.kernels import cpu_features, int_matmul, pack_weights
 
     _print_header(g, threadpoolctl)
-    int32_gops = _time_numpy_int32(threadpoolctl)
-    print(f"NumPy int32 matmul (no BLAS, 1 thread), timed on {'x'.join(map(str, INT32_SHAPE))} only: "
-          f"{int32_gops:.2f} GOP/s; every 'x int32' ratio below divides by this rate.")
+    info = cpu_features()
+    tier = info["tier"]
+    print(f"CPU features (CPUID/XGETBV): tiers {', '.join(info['cpu_tiers'])}; AMX permission: "
+          f"{info['amx_permission']}; hidden: {', '.join(info['hidden']) or 'none'}; "
+          f"forced: {info['forced'] or 'no'}")
+    print(f"/proc/cpuinfo flags: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in info["flags"].items()))
+    print(f"int8 matmul tier that runs: {tier}  (available: {', '.join(info['available_tiers'])})")
+    torch = _torch()
+    print(f"PyTorch: {torch.__version__ + ' (torch._int_mm, int8 x int8 -> int32)' if torch else 'not importable (column left empty)'}")
 
-    int32_big = None
-    if not quick:
-        int32_big = _time_numpy_int32(threadpoolctl, (1024, 1024, 1024), reps=1)
-        print(f"NumPy int32 on 1024x1024x1024, one run: {int32_big:.2f} GOP/s (its loop is cache-unfriendly at "
-              f"that size); column 'x i32@1k' divides by this rate instead.")
+    peaks = {}
+    print("\nPeaks: register-only loop of each tier's inner instruction, GOP/s (median of 5):")
+    for t in info["available_tiers"]:
+        if t == "scalar":
+            continue
+        peaks[t] = {n: _peak(g, t, n) for n in threads}
+        print(f"  {t:<11} " + "  ".join(f"{n} thr {peaks[t][n]:8.0f}" for n in threads)
+              + ("   <- the running tier" if t == tier else ""))
 
     shapes = QUICK_SHAPES if quick else SHAPES
     if ladder:
         _ladder(g, threadpoolctl, *shapes[0], max(threads))
 
-    print("\nTop rung (core_threaded, uint8 x int8, default form) vs NumPy; medians of repeats.")
-    print("Every result of ours was checked bit for bit against the int64 reference first.")
-    print("NumPy and ours run in 3 alternating blocks of back-to-back calls each (warm-up call untimed); with")
-    print("2+ threads a pause follows each block so idle spinning worker threads do not slow the other library.")
-    header = (f"{'M x K x N':<16} {'thr':>3} {'ours GOP/s':>11} {'f32 GOP/s':>10} {'x f32':>7} "
-              f"{'x int32':>8} " + (f"{'x i32@1k':>9} " if int32_big else "") + f"{'reps':>5}  target")
+    print(f"\nint8 matmul, uint8 x int8 -> int32, tier {tier}; GOP/s = 2MNK / median time.")
+    print("  public: int_matmul(a, pack_weights(b), a_zero_point=128, num_threads=n), weights packed once")
+    print("  core:   the kernel alone on the same packed weights (_gemm.gemm_packed, no zero-point terms)")
+    print("  f32:    NumPy float32 @ (BLAS, threads pinned); torch: torch._int_mm (int8 x int8), same threads")
+    print("  bound:  for M <= 16, 2MNK / (weight bytes / copy bandwidth of a buffer of the weights' size)")
+    print("Every public result was checked bit for bit against an int64 reference first; methods run in 3")
+    print("alternating blocks of back-to-back calls (warm-up untimed), with pauses between blocks on 2+ threads.")
+    header = (f"{'M x K x N':<15} {'thr':>3} {'public':>8} {'core':>8} {'f32':>7} {'torch':>7} {'peak':>7} "
+              f"{'bound':>7} {'pub/core':>8} {'core/peak':>9} {'pub/torch':>9} {'pub/bound':>9} {'reps':>4}  verdict")
     print(header)
-    print("-" * len(header) + "-" * 20)
-    all_met = True
+    print("-" * (len(header) + 30))
+    verdicts = []
     rng = np.random.default_rng(2)
+    bandwidth = {}
     for M, K, N in shapes:
         a = rng.integers(0, 256, (M, K)).astype(np.uint8)
-        bt = rng.integers(-128, 128, (N, K)).astype(np.int8)
+        b = rng.integers(-128, 128, (K, N)).astype(np.int8)
+        w = pack_weights(b)
         af = a.astype(np.float32)
-        bf = np.ascontiguousarray(bt.T).astype(np.float32)
-        ref = _reference(a, bt)
+        bf = b.astype(np.float32)
+        ref = _reference(a, np.ascontiguousarray(b.T)) - 128 * b.sum(axis=0, dtype=np.int64)[None, :]
+        np.testing.assert_array_equal(int_matmul(a, w, 128), ref, err_msg=f"public API wrong on {M}x{K}x{N}")
         out = np.empty((M, N), np.int32)
+        ta = tb = None
+        if torch is not None:
+            ta = torch.from_numpy((a.astype(np.int16) - 128).astype(np.int8))
+            tb = torch.from_numpy(b)
+            try:
+                tref = torch._int_mm(ta, tb).numpy()
+                np.testing.assert_array_equal(tref, ref)
+            except Exception:      # torch._int_mm rejects small M (and shapes not multiple of 8)
+                ta = None
         for nthr in threads:
-            def ours():
-                g.core_threaded(a, bt, out, nthr)
-
-            def numpy_f32():
-                af @ bf
-
+            fns = {
+                "public": lambda: int_matmul(a, w, 128, num_threads=nthr),
+                "core": lambda: g.gemm_packed(a, False, w.packed, N, out, None, None, tier, nthr),
+                "float32": lambda: af @ bf,
+            }
+            if ta is not None:
+                torch.set_num_threads(nthr)
+                fns["torch"] = lambda: torch._int_mm(ta, tb)
             with threadpoolctl.threadpool_limits(nthr):
-                out.fill(-1)
-                ours()
-                np.testing.assert_array_equal(out, ref, err_msg=f"ours is wrong on {M}x{K}x{N}")
                 reps = _repeats(M, K, N, quick)
-                t_np, t_ours = _paired(numpy_f32, ours, reps, settle=nthr > 1)
-            ours_g = _gops(M, K, N, statistics.median(t_ours))
-            np_g = _gops(M, K, N, statistics.median(t_np))
-            vs_f32, vs_i32 = ours_g / np_g, ours_g / int32_gops
-            target = "" if quick else TARGETS.get((M, K, N))
-            verdict = ""
-            if target:
-                ok = vs_f32 >= target[0] and (target[1] is None or vs_i32 >= target[1])
-                all_met &= ok
-                want = f">={target[0]:g}x f32" + (f", >={target[1]:g}x int32" if target[1] else "")
-                if target[1] and vs_f32 >= target[0] and int32_big and ours_g / int32_big >= target[1]:
-                    want += "; int32 part met only against the 1024^3 rate"
-                verdict = f"{'met' if ok else 'MISSED'} ({want})"
-            big_col = f"{ours_g / int32_big:9.0f} " if int32_big else ""
-            print(f"{f'{M}x{K}x{N}':<16} {nthr:>3} {ours_g:11.1f} {np_g:10.1f} {vs_f32:7.2f} "
-                  f"{vs_i32:8.0f} {big_col}{reps:5d}  {verdict}", flush=True)
+                times = _interleaved(fns, reps, settle=nthr > 1)
+            r = {k: _gops(M, K, N, statistics.median(v)) for k, v in times.items()}
+            peak = peaks.get(tier, {}).get(nthr)
+            bound = None
+            if M <= 16:
+                if nthr not in bandwidth:
+                    bandwidth[nthr] = _copy_bandwidth(K * N, nthr)
+                bound = 2.0 * M * N * K / (K * N / (bandwidth[nthr] * 1e9)) / 1e9
+            pub_core = r["public"] / r["core"]
+            core_peak = r["core"] / peak if peak else None
+            pub_torch = r["public"] / r["torch"] if "torch" in r else None
+            pub_bound = r["public"] / bound if bound else None
+            checks = [("pub/core", pub_core, 0.9)]
+            if (M, K, N) in ((1024, 1024, 1024), (2048, 2048, 2048), (128, 4096, 4096)) or (quick and M > 16):
+                if core_peak is not None:
+                    checks.append(("core/peak", core_peak, 0.8))
+                if pub_torch is not None and tier != "amx":
+                    checks.append(("pub/torch", pub_torch, 0.9))
+            if pub_bound is not None:
+                checks.append(("pub/bound", pub_bound, 0.8))
+            missed = [f"{n} {v:.2f}<{t}" for n, v, t in checks if v < t]
+            verdict = "met" if not missed else "MISSED " + ", ".join(missed)
+            if pub_torch is not None and tier == "amx" and M > 16:
+                verdict += " (AMX: torch/oneDNN reported, not a target)"
+            verdicts.append(not missed)
+            print(f"{f'{M}x{K}x{N}':<15} {nthr:>3} {r['public']:8.0f} {r['core']:8.0f} {r['float32']:7.0f} "
+                  f"{_fmt(r.get('torch'), 7)} {_fmt(peak, 7)} {_fmt(bound, 7)} {pub_core:8.2f} "
+                  f"{_fmt(core_peak, 9, 2)} {_fmt(pub_torch, 9, 2)} {_fmt(pub_bound, 9, 2)} {reps:>4}  {verdict}",
+                  flush=True)
+    if bandwidth:
+        print("copy bandwidth over a buffer of the weights' size: "
+              + ", ".join(f"{n} thr {bw:.1f} GB/s" for n, bw in sorted(bandwidth.items())))
     print(f"load average (1 min) after: {_load()}")
-    if not quick:
-        print(f"\nTargets: {'all met' if all_met else 'not all met'} "
-              "(they assume a CPU with AVX-512 VNNI; see the header for this one).")
+    print(f"\nTargets: {sum(verdicts)} of {len(verdicts)} rows met "
+          f"(tier {tier}; the machine is shared: rerun before trusting a miss).")
     return 0
 
 

@@ -171,7 +171,7 @@ def int_matmul(a, b, a_zero_point=0, b_zero_point=0, *, backend: str | None = No
 
     check_num_threads(num_threads)
     if isinstance(b, PackedWeights):
-        if np.any(np.asarray(b_zero_point) != 0):
+        if not (type(b_zero_point) is int and b_zero_point == 0) and np.any(np.asarray(b_zero_point) != 0):
             raise ValueError("b is PackedWeights, whose zero point was fixed by pack_weights(b, zero_point); "
                              "leave b_zero_point at 0 (or pack again with the zero point you want).")
         w = b
@@ -180,8 +180,15 @@ def int_matmul(a, b, a_zero_point=0, b_zero_point=0, *, backend: str | None = No
         if a.shape[1] != K:
             raise ValueError(f"shape mismatch: a is {a.shape} and the packed b is {w.shape}; a.shape[1] must "
                              f"equal K={K}, the rows of b (in_features).")
-        za = _check_zero_point(a_zero_point, "a_zero_point", a.dtype, None)
-        k_max = max_safe_k(a.dtype, w.dtype, za, w.zero_point)
+        key = (a.dtype.char, a_zero_point if type(a_zero_point) is int else None)
+        k_max = w._k_max.get(key) if key[1] is not None else None
+        if k_max is None:          # first call with this dtype and zero point: the full checks
+            za = _check_zero_point(a_zero_point, "a_zero_point", a.dtype, None)
+            k_max = max_safe_k(a.dtype, w.dtype, za, w.zero_point)
+            if key[1] is not None:
+                w._k_max[key] = k_max
+        else:
+            za = a_zero_point
         if K > k_max:
             raise ValueError(f"K={K} is too large for exact int32 accumulation of {a.dtype} x {w.dtype} codes "
                              f"with these zero points: an int32 partial sum could overflow past K={k_max}. "

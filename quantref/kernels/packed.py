@@ -39,11 +39,17 @@ def _wrap32(x: np.ndarray) -> np.ndarray:
     return (np.asarray(x, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
 
+_gemm_module = None
+
+
 def _compiled_gemm():
-    try:
-        return importlib.import_module("quantref.kernels._gemm")
-    except ImportError:
-        return None
+    global _gemm_module
+    if _gemm_module is None:
+        try:
+            _gemm_module = importlib.import_module("quantref.kernels._gemm")
+        except ImportError:
+            return None
+    return _gemm_module
 
 
 class PackedWeights:
@@ -77,6 +83,7 @@ class PackedWeights:
         self._zb_s = zb_s                                    # z_b^s, int64 (N,)
         self._zb_s32 = zb_s.astype(np.int32) if np.any(zb_s) else None
         self._colterms = {}                                  # z_a^u -> int32 (N,) column term
+        self._k_max = {}                                     # (a dtype, z_a) -> max_safe_k, checked once
 
     def colterm(self, za_u: int) -> np.ndarray | None:
         """The per-column term :math:`K z^u_a z^s_b - z^u_a \\sum_k b^s` mod 2^32 (None if zero)."""

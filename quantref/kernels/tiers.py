@@ -87,10 +87,22 @@ def gemm_tier() -> str:
     ValueError
         When ``QUANTREF_GEMM_TIER`` names an unknown tier or one this CPU (or process) cannot run.
     """
+    forced = os.environ.get(TIER_ENV, "")
+    cached = _resolved.get(forced)
+    if cached is not None:
+        return cached
     tiers = available_tiers()
     if not tiers:
         return "numpy"
-    forced = os.environ.get(TIER_ENV, "").strip().lower()
+    name = _resolve(forced.strip().lower(), tiers)
+    _resolved[forced] = name
+    return name
+
+
+_resolved: dict[str, str] = {}       # QUANTREF_GEMM_TIER's value -> the tier (hiding is once per process)
+
+
+def _resolve(forced: str, tiers: tuple[str, ...]) -> str:
     if not forced or forced == "auto":
         return tiers[-1]
     (name,) = _parse(forced, TIER_ENV) or ["auto"]
