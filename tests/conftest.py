@@ -1,8 +1,23 @@
-"""Suite-wide pytest hooks."""
+"""Suite-wide pytest hooks and fixtures."""
 import os
 from pathlib import Path
 
+import pytest
+
 SHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", Path(__file__).parent / "artifacts" / "browser"))
+
+
+@pytest.fixture(scope="session")
+def executed_notebook(tmp_path_factory):
+    """``executed_notebook(path)``: the notebook run top to bottom, once per test run (see tests/executed_notebooks.py).
+
+    The cache lives next to the xdist workers' own temporary folders, so all workers share it.
+    """
+    from executed_notebooks import execute_once
+
+    base = tmp_path_factory.getbasetemp()
+    cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "executed-notebooks"
+    return lambda path, timeout=300: execute_once(path, cache, timeout)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,28 +1,21 @@
 """Every notebook a reader opens executes top to bottom, and every committed notebook is stripped.
 
 Lectures and worked solutions run in their own folder with a fresh kernel; a cell error fails
-the test with the cell's traceback.
+the test with the cell's traceback. Each is executed once per test run by the session fixture
+``executed_notebook`` (tests/conftest.py), which tests/test_lecture_numbers.py reads too.
 """
 from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from course_helpers import ROOT
 
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
-
-
-def _execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    return nb
 
 
 def _stderr_outputs(nb) -> list[str]:
@@ -32,16 +25,16 @@ def _stderr_outputs(nb) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LECTURES, ids=[p.name for p in LECTURES])
-def test_lecture_executes(path):
-    nb = _execute(path)
+def test_lecture_executes(path, executed_notebook):
+    nb = executed_notebook(path)
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert images >= 2, f"{path.name} should show its ideas as plots, found {images} images"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[p.name for p in SOLUTIONS])
-def test_worked_solution_executes_and_passes_its_checks(path):
-    nb = _execute(path)
+def test_worked_solution_executes_and_passes_its_checks(path, executed_notebook):
+    nb = executed_notebook(path)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert text.count("\u2714") >= 10, "every visible and hidden check should print a tick"
     assert not _stderr_outputs(nb)
