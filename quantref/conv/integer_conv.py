@@ -17,7 +17,8 @@ weights :math:`W_q` symmetric per output channel (:math:`s_{w,c}`, zero point 0,
 
    exactly the fully connected layer of :mod:`quantref.integer.linear_layer` with
    :math:`c_{in} k k` inputs (the zero-point term folded into the bias offline, the core product
-   on :func:`quantref.kernels.int_matmul`);
+   on :func:`quantref.kernels.int_matmul` with the weights packed once,
+   :func:`quantref.kernels.pack_weights`);
 3. **requantization** with per-channel fixed-point multipliers
    :math:`M_c = s_x s_{w,c} / s_{out} = M_{0,c} 2^{-31} 2^{-n_c}` and a fused ReLU
    (:func:`quantref.integer.requantize`):
