@@ -49,6 +49,7 @@ site: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m quantref.bench gemm
 	$(BIN)/python -m quantref.bench pq
+	$(BIN)/python -m quantref.bench w4a16
 
 clean:
 	rm -rf $(VENV) build book/_build *.egg-info quantref/*/*.so quantref/*/_*.c
