@@ -7,7 +7,8 @@ inside bubblewrap; never imported by the grader).  It
    descriptors 0, 1 and 2 at ``/dev/null``, so that nothing the student prints reaches the grader;
 2. when given a uid (grading as root), drops to it and bounds its processes;
 3. runs the notebook's code cells (the test cells are not among them) in one namespace, as a
-   kernel would, going on past a cell that raises;
+   kernel would, going on past a cell that raises, and says which cell it starts (a cell that ends
+   the process or does not finish is left out by the grader, which starts this server again);
 4. answers each request ``{"id", "function", "args"}`` with ``{"id", "value"}``, ``{"id", "error":
    {"type", "message"}}`` or ``{"id", "missing": why}``, every value through :mod:`wire`.
 
@@ -62,8 +63,9 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _run_cells(cells: list, namespace: dict) -> None:
-    for source in cells:
+def _run_cells(cells: list, namespace: dict, fd_out: int) -> None:
+    for i, source in enumerate(cells):
+        wire.write_message(fd_out, {"cell": i})   # the grader's clock for this cell starts now
         # IPython magics and shell escapes are not Python: leave them out, as comments
         source = _MAGIC.sub(lambda m: m.group(1) + "# " + m.group(2), source)
         try:
@@ -103,7 +105,7 @@ def main(argv: list[str]) -> None:
         wire.write_message(fd_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    _run_cells(cells, namespace)
+    _run_cells(cells, namespace, fd_out)
     wire.write_message(fd_out, {"ready": True})
     while True:
         try:

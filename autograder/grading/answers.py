@@ -41,10 +41,12 @@ class AnswerServer:
     """A sandboxed process holding the student's functions; :meth:`call` runs one on one case."""
 
     def __init__(self, cells: list[str], scratch: Path, limits: sandbox.Limits, uid: int | None,
-                 bwrap: str | None, startup_seconds: float = 300.0):
+                 bwrap: str | None, cell_seconds: float = 60.0):
         self.scratch = Path(scratch)
         self.limits, self.uid, self.bwrap = limits, uid, bwrap
-        self.startup_seconds = startup_seconds
+        self.cell_seconds = cell_seconds
+        self.cells = list(cells)
+        self.skipped: dict[int, str] = {}       #: cells left out, and why (for the instructor's notes)
         self.proc: subprocess.Popen | None = None
         self.startup_error: str | None = None
         self.restarts = 0
@@ -53,6 +55,11 @@ class AnswerServer:
             if uid is not None:
                 os.chown(self.scratch / d, uid, uid)
         self.cells_file = self.scratch / "cells.json"
+        self._write_cells()
+
+    def _write_cells(self) -> None:
+        cells = [f"# cell {i + 1} left out by the grader: {self.skipped[i]}" if i in self.skipped else c
+                 for i, c in enumerate(self.cells)]
         self.cells_file.write_text(json.dumps(cells))
         os.chmod(self.cells_file, 0o644)
 
@@ -85,23 +92,41 @@ class AnswerServer:
         sandbox._prctl_pdeathsig()  # noqa: SLF001
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=open(self.scratch / "sandbox.log", "ab"), preexec_fn=self._limits, start_new_session=True,
-                                     cwd=self.scratch / "work")
+        """Run the notebook's cells; a cell that ends the process or overruns is left out, and it starts again."""
+        for _ in range(len(self.cells) + 1):
+            cell = self._start_once()
+            if cell is None:
+                return
+            if self.startup_error is not None:
+                return
+        self.startup_error = "the notebook's code could not be run"
+
+    def _start_once(self) -> int | None:
+        """None when the server is ready (or cannot start); else the cell that must be left out."""
+        with open(self.scratch / "sandbox.log", "ab") as log:
+            self.proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                         preexec_fn=self._limits, start_new_session=True, cwd=self.scratch / "work")
+        cell = None
         try:
-            ready = self._read(time.monotonic() + self.startup_seconds)
-        except TimeoutError:
-            self.startup_error = (f"the notebook's code did not finish within {self.startup_seconds:g} s, so its "
-                                  f"functions could not be called")
+            while True:
+                message = self._read(time.monotonic() + self.cell_seconds)
+                if "cell" in message:
+                    cell = int(message["cell"])
+                    continue
+                break
+        except (TimeoutError, EOFError, ValueError, OSError, struct.error) as exc:  # noqa: PERF203
             self.kill()
-            return
-        except (EOFError, ValueError, OSError):
-            self.startup_error = "the process running the notebook's code ended before its functions could be called"
+            if cell is None or cell in self.skipped or not 0 <= cell < len(self.cells):
+                self.startup_error = "the process running the notebook's code ended before its functions could be called"
+                return None
+            self.skipped[cell] = (f"it did not finish within {self.cell_seconds:g} s" if isinstance(exc, TimeoutError)
+                                  else "it ended the process running it (os._exit, a signal, a crash, or a limit)")
+            self._write_cells()
+            return cell
+        if message != {"ready": True}:
+            self.startup_error = "the grader could not start the notebook's code: " + str(message.get("error"))[:500]
             self.kill()
-            return
-        if ready != {"ready": True}:
-            self.startup_error = "the grader could not start the notebook's code: " + str(ready.get("error"))[:500]
-            self.kill()
+        return None
 
     def kill(self) -> None:
         if self.proc is None:

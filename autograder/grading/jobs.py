@@ -282,7 +282,9 @@ def _score_trusted(job: dict, result: dict, notebooks: dict, jobdir: Path, limit
     scratch = jobdir / "answers"
     scratch.mkdir()
     os.chmod(scratch, 0o755)
-    scores = trusted.score(ps, nb, scratch, limits, uid, bwrap, job["hidden_seed"])
+    scores, notes = trusted.score(ps, nb, scratch, limits, uid, bwrap, job["hidden_seed"],
+                                  cell_seconds=float(limits.cell_timeout or 60))
+    result["notes"] += notes
     for gid, s in scores.items():
         if gid in result["cells"]:
             result["cells"][gid].update(score=min(s["score"], result["cells"][gid]["max_score"]),

@@ -36,10 +36,13 @@ def code_cells(notebook: nbformat.NotebookNode) -> list[str]:
 
 
 def score(problem_set: ProblemSet, notebook: nbformat.NotebookNode, scratch: Path, limits: sandbox.Limits,
-          uid: int | None, bwrap: str | None, hidden_seed: int) -> dict:
-    """``{grade_id: {"score", "message", "mistake"}}`` for every autograded test cell of the problem set."""
+          uid: int | None, bwrap: str | None, hidden_seed: int, cell_seconds: float = 60.0):
+    """``({grade_id: {"score", "message", "mistake"}}, notes)`` for every autograded test cell of the problem set.
+
+    ``notes`` say which code cells had to be left out (they ended the sandbox's process or overran
+    the cell limit): the functions of the other cells are graded all the same."""
     out = {}
-    with AnswerServer(code_cells(notebook), scratch, limits, uid, bwrap) as server:
+    with AnswerServer(code_cells(notebook), scratch, limits, uid, bwrap, cell_seconds) as server:
         for gid, (exercise, suite) in problem_set.cells.items():
             seed = hidden_seed if suite == "hidden" else PUBLIC_SEED
 
@@ -53,7 +56,9 @@ def score(problem_set: ProblemSet, notebook: nbformat.NotebookNode, scratch: Pat
                 message += "\n" + "\n".join(f"note: {n}" for n in verdict.notes)
             out[gid] = {"score": float(points) if verdict.passed else 0.0, "message": message,
                         "mistake": verdict.mistake}
-    return out
+        notes = [f"code cell {i + 1} was left out when your functions were graded: {why}"
+                 for i, why in sorted(server.skipped.items())]
+    return out, notes
 
 
 def rewrite_test_outputs(notebook: nbformat.NotebookNode, scores: dict) -> nbformat.NotebookNode:
