@@ -54,6 +54,7 @@ enum { QR_SCALAR = 0, QR_TIER_AVX2 = 1, QR_TIER_AVXVNNI = 2, QR_TIER_AVX512VNNI 
 #define QR_KALIGN 64
 #define QR_KC 512           /* k per block: a 64-column sliver of B (32 KiB) stays in L1 */
 #define QR_MB 192           /* rows of A per task (a multiple of 6 and of 32) */
+#define QR_MIN_MACS 2097152.0  /* multiply-adds per thread, at least (about 20 us of work) */
 
 /* num_threads <= 0: OpenMP's default (OMP_NUM_THREADS, else every core); 1 without OpenMP */
 static int qr_threads(int num_threads) {
@@ -572,6 +573,9 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     Py_ssize_t mb = QR_MB, nmb = (M + mb - 1) / mb;
     Py_ssize_t ntasks = npanels * nmb;
     if (nthreads > ntasks) nthreads = (int)ntasks;
+    /* waking a thread costs tens of microseconds: give each one at least QR_MIN_MACS of work */
+    double macs = (double)M * (double)N * (double)K;
+    if (nthreads > 1 && macs / QR_MIN_MACS < nthreads) nthreads = (int)(macs / QR_MIN_MACS);
     if (nthreads < 1) nthreads = 1;
     Py_ssize_t kk = tier == QR_SCALAR ? K : Kq;
     Py_ssize_t t;
