@@ -50,9 +50,9 @@ def test_the_chosen_alpha_is_no_worse_than_rtn_and_is_the_grid_minimum(bits, G):
     e_rtn = np.mean((x @ w.T - x @ rtn.T) ** 2)
     e_awq = np.mean((x @ w.T - x @ res.dequantize().T) ** 2)
     assert e_awq <= e_rtn
-    np.testing.assert_allclose(res.errors[0], e_rtn, rtol=1e-12)            # the grid starts at alpha = 0
+    np.testing.assert_allclose(res.errors[0], e_rtn, rtol=1e-9)     # the grid starts at alpha = 0 (Gram form)
     assert res.alpha == ALPHA_GRID[int(np.argmin(res.errors))]
-    np.testing.assert_allclose(e_awq, res.errors.min(), rtol=1e-12)
+    np.testing.assert_allclose(e_awq, res.errors.min(), rtol=1e-9)
 
 
 def test_salient_channels_are_protected():
