@@ -13,6 +13,8 @@
 * :mod:`quantref.llm` -- outliers in large-language-model activations: LLM.int8(), SmoothQuant;
 * :mod:`quantref.formats` -- low-precision number formats, bit-exact: FP8 (E4M3, E5M2), NF4,
   the OCP MX block formats (MXFP8, MXFP4 with an E8M0 scale);
+* :mod:`quantref.lowbit` -- low-bit weights for language models: group-wise int4/int3, nibble
+  packing, the W4A16 kernel (compiled, with a NumPy twin), GPTQ and AWQ;
 * :mod:`quantref.zoo` -- the course's small models and datasets.
 
 The packages below :mod:`quantref.kernels` and :mod:`quantref.linear` are imported on demand
