@@ -25,6 +25,8 @@ compared (within the error bound of :mod:`quantref.lowbit.w4a16`) before anythin
 Last, the kernel on one small matrix that stays in cache: its compute ceiling.
 
 Absolute numbers drift on a shared machine; the ratios measured side by side are what count.
+With other processes running, a 2-thread call of either side waits at its end for its second
+thread to be scheduled again (milliseconds): watch the load averages printed before and after.
 """
 from __future__ import annotations
 
