@@ -58,6 +58,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     p.add_argument("--check", action="store_true", help="only check that the committed copies are up to date")
     p.add_argument("--no-validate", action="store_true", help="skip `nbgrader validate` of sources and releases")
+    p.add_argument("--student-bundle", metavar="DIR", type=Path,
+                   help="instead, write what a graded class receives into DIR (no sources, solutions, grader, "
+                        "hidden cases or secret)")
 
     p = sub.add_parser("collect", help="copy submissions into course/submitted/<student>/<assignment>/",
                        description="Collect submissions of ASSIGNMENT. From an nbgrader exchange (what "
@@ -125,6 +128,11 @@ def _build(args, ap) -> int:
     if unknown:
         ap.error(f"no such assignment in course/source: {', '.join(unknown)} "
                  f"(choose from {', '.join(build.assignments())})")
+    if not args.check:
+        from . import secret
+        if not secret.secret_path(build.COURSE).exists():
+            print(f"wrote a new course secret (the hidden cases' seed) to {secret.ensure_secret(build.COURSE)}; "
+                  f"it is ignored by git: keep it, and out of students' reach")
     if args.check:
         stale = build.check_up_to_date(names)
         for path in stale:
@@ -155,6 +163,15 @@ def _build(args, ap) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
+    if args.command == "build" and args.student_bundle:
+        from .bundle import write_student_bundle
+        try:
+            files = write_student_bundle(args.student_bundle)
+        except FileExistsError as exc:
+            ap.exit(2, f"python -m autograder build: error: --student-bundle: {exc}\n")
+        print(f"wrote the student bundle ({len(files)} files) to {args.student_bundle}: hand this folder, not the "
+              f"repository, to a graded class")
+        return 0
     if args.command == "build":
         return _build(args, ap)
     from .grading.course import UsageError

@@ -27,6 +27,10 @@ from .harness import CheckFailed, StudentCall, call_student, quiet
 SUITES = ("visible", "hidden")
 
 
+class HiddenCasesUnavailable(RuntimeError):
+    """The student bundle ships no hidden cases: they run when the notebook is graded."""
+
+
 @dataclass
 class Case:
     """One input for a student's function: keyword arguments and a short label."""
