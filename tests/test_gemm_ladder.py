@@ -173,3 +173,19 @@ def test_module_facts():
     with pytest.raises(ValueError):
         g.core_packed(np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.int8),
                       np.zeros((1, 1), np.int32), form="fp32")
+
+
+@pytest.mark.parametrize("rung", ["core_naive", "core_packed", "core_register_blocked", "core_cache_blocked",
+                                  "core_threaded", "matmul_core"])
+def test_rungs_check_their_operands(rung):
+    """Lecture 2 calls the rungs directly: a wrong shape, dtype or layout is refused, never read."""
+    fn = getattr(g, rung)
+    a, bt, out = np.zeros((2, 3), np.uint8), np.zeros((4, 3), np.int8), np.zeros((2, 4), np.int32)
+    fn(a, bt, out)                                             # the right operands pass
+    for bad in [(a, np.zeros((4, 5), np.int8), out),           # K differs
+                (a, bt, np.zeros((2, 5), np.int32)),           # out has the wrong shape
+                (a, bt, np.zeros((4, 2), np.int32)),           # out transposed
+                (a.astype(np.float32), bt, out),               # not codes
+                (np.zeros((3, 2), np.uint8).T, bt, out)]:      # not C-contiguous
+        with pytest.raises((TypeError, ValueError)):
+            fn(*bad)

@@ -160,6 +160,9 @@ def core_naive(const a_t[:, ::1] a, const b_t[:, ::1] bt, int32_t[:, ::1] out):
     cdef Py_ssize_t M = a.shape[0], N = bt.shape[0], K = a.shape[1]
     cdef Py_ssize_t i, j, k
     cdef int32_t acc
+    if bt.shape[1] != K or out.shape[0] != M or out.shape[1] != N:
+        raise ValueError(f"a is ({M}, {K}), bt is ({bt.shape[0]}, {bt.shape[1]}) and out is "
+                         f"({out.shape[0]}, {out.shape[1]}): bt must be (N, K) and out (M, N)")
     cdef const b_t[:, ::1] b = np.ascontiguousarray(np.asarray(bt).T)
     with nogil:
         for i in range(M):
@@ -441,9 +444,36 @@ def prepare(a, bt, form=None, Py_ssize_t kb=KSAFE):
     return a, Y, _block_sums(a, kb), None, c
 
 
+_CODES = (np.dtype(np.uint8), np.dtype(np.int8))
+
+
+def check_operands(a, bt, out):
+    """The boundary of rungs 1-5: ``a`` (M x K) and ``bt`` (N x K) C-contiguous uint8/int8 codes,
+    ``out`` a writable C-contiguous int32 (M x N) array; TypeError/ValueError naming the fix.
+
+    (The kernels read raw pointers: a wrong shape or dtype would read or write out of bounds.)
+    """
+    for name, x, dtypes in (("a", a, _CODES), ("bt", bt, _CODES), ("out", out, (np.dtype(np.int32),))):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{name} must be a NumPy array, got {type(x).__name__}")
+        if x.dtype not in dtypes:
+            raise TypeError(f"{name} has dtype {x.dtype}; it must be " + " or ".join(d.name for d in dtypes))
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
+        if not x.flags.c_contiguous:
+            raise ValueError(f"{name} must be C-contiguous: pass np.ascontiguousarray({name})")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    if bt.shape[1] != a.shape[1]:
+        raise ValueError(f"a is {a.shape} and bt is {bt.shape}: both must have K = a.shape[1] columns "
+                         f"(bt is b transposed, N x K)")
+    if out.shape != (a.shape[0], bt.shape[0]):
+        raise ValueError(f"out has shape {out.shape}; it must be (M, N) = {(a.shape[0], bt.shape[0])}")
+
+
 def _rung(a, bt, out, int mode, form, Py_ssize_t mc, Py_ssize_t nc, Py_ssize_t kc,
           int num_threads):
-    a, bt, out = np.asarray(a), np.asarray(bt), np.asarray(out)
+    check_operands(a, bt, out)
     M, K = a.shape
     N = bt.shape[0]
     if M == 0 or N == 0:
@@ -493,6 +523,7 @@ def core_cache_blocked(a, bt, out, *, form=None, mc=None, nc=None, kc=None):
 
     Block sizes default to :func:`block_sizes`.
     """
+    check_operands(a, bt, out)
     mc, nc, kc = block_sizes(a.shape[0], bt.shape[0], a.shape[1], mc, nc, kc, 1)
     _rung(a, bt, out, 2, form, mc, nc, kc, 1)
 
@@ -506,6 +537,7 @@ def core_threaded(a, bt, out, int num_threads=0, *, form=None, mc=None, nc=None,
     at most M*N*K / ``min_macs_per_thread`` (0: no limit).  Blocks are handed out dynamically, which copes
     better with a busy machine than a fixed split.
     """
+    check_operands(a, bt, out)
     if num_threads <= 0:
         num_threads = quantref_max_threads()
     if not HAVE_OPENMP:
