@@ -386,6 +386,29 @@ CLAIMS: dict[str, list[Claim]] = {
 }
 
 
+#: The problem sets' ungraded closing cells describe what they print; the worked solutions (solutions/,
+#: generated from course/source) run them with correct answers, so their outputs are checked there.
+SOLUTION_CLAIMS: dict[str, list[Claim]] = {
+    "ps4_llm_outliers": [
+        Claim(r"The next cell draws a layer with (six) outlier channels among (1024)",
+              r"\((\d+) of (\d+) columns in float\)", lambda prose, computed: computed == [6, 1024]),
+    ],
+    "ps5_kmeans": [
+        Claim(r"the first layer of the course's digits MLP \(`quantref\.zoo\.pretrained_mlp`, (64) × (64) weights\)",
+              r"first layer: (\d+) weights", lambda prose, computed: computed == [64 * 64]),
+    ],
+    "ps6_product_quantization": [
+        Claim(r"encode the rows \((\d+) bytes each instead of (\d+) in float32\)",
+              lambda out: [_value(v) / 2000 for v in re.search(r"\(2000, 8\) uint8, (\d+) bytes instead of (\d+)", out).groups()]),
+        Claim(r"a (few tens of percent) on these correlated Gaussian rows",
+              r"float tables, relative error of Q X\^T: ([\d.]+)", lambda prose, computed: 0.1 <= computed[0] < 0.7),
+        Claim(r"and the uint8 tables add (almost nothing) to it",
+              r"(?:float|uint8) tables, relative error of Q X\^T: ([\d.]+)",
+              lambda prose, computed: abs(computed[1] - computed[0]) < 0.01 * computed[0]),
+    ],
+}
+
+
 # -- arithmetic written out in the prose ----------------------------------------------------------
 
 def _prose_arithmetic(markdown: str) -> list[tuple[str, float, float, int]]:
@@ -442,6 +465,24 @@ def test_prose_numbers_are_what_the_lecture_computes(stem, executed_notebook):
             wrong.append(f"the prose says {quoted} ({claim.prose!r}), the lecture computes "
                          f"{[round(c, 4) for c in computed]}")
     assert not wrong, f"{stem}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("assignment", sorted(SOLUTION_CLAIMS))
+def test_every_problem_set_claim_finds_its_sentence(assignment):
+    source = nbformat.read(ROOT / "course" / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    for claim in SOLUTION_CLAIMS[assignment]:
+        claim.quoted(markdown_of(source))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", sorted(SOLUTION_CLAIMS))
+def test_problem_set_text_numbers_are_what_the_worked_solution_prints(assignment, executed_notebook):
+    nb = executed_notebook(ROOT / "solutions" / f"{assignment}.ipynb")
+    markdown, outputs = markdown_of(nb), outputs_of(nb)
+    wrong = [f"the text says {claim.quoted(markdown)} ({claim.prose!r}), the solution prints "
+             f"{[round(c, 4) for c in claim.computed(outputs)]}"
+             for claim in SOLUTION_CLAIMS[assignment] if not claim.agree(claim.quoted(markdown), claim.computed(outputs))]
+    assert not wrong, f"{assignment}:\n" + "\n".join(wrong)
 
 
 def test_the_rules_can_fail():
