@@ -7,7 +7,7 @@ inside bubblewrap; never imported by the grader).  It
    descriptors 0, 1 and 2 at ``/dev/null``, so that nothing the student prints reaches the grader;
 2. when given a uid (grading as root), drops to it and bounds its processes;
 3. runs the notebook's code cells (the test cells are not among them) in one namespace, as a
-   kernel would, going on past a cell that raises, and says which cell it starts (a cell that ends
+   kernel would, going on past a statement that raises, and says which cell it starts (a cell that ends
    the process or does not finish is left out by the grader, which starts this server again);
 4. answers each request ``{"id", "function", "args"}`` with ``{"id", "value"}``, ``{"id", "error":
    {"type", "message"}}`` or ``{"id", "missing": why}``, every value through :mod:`wire`.
@@ -19,12 +19,16 @@ this sandbox at all.
 """
 from __future__ import annotations
 
+import ast
+import importlib.abc
+import importlib.util
 import json
 import os
 import re
 import struct
 import sys
 import traceback
+import types
 import warnings
 
 import numpy as np
@@ -32,6 +36,34 @@ import numpy as np
 import wire
 
 _MAGIC = re.compile(r"^(\s*)([%!].*)$", re.M)
+
+
+class _AbsentReference(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``import quantref`` succeeds here, but every function of it raises: the reference library is not in
+    this sandbox, and an answer that calls it should be told so in words (the grader reads the error)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "quantref" or name.startswith("quantref."):
+            return importlib.util.spec_from_loader(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        return _Absent(spec.name)
+
+    def exec_module(self, module):
+        pass
+
+
+class _Absent(types.ModuleType):
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        where = f"{self.__name__}.{attr}"
+
+        def absent(*args, **kwargs):
+            raise ModuleNotFoundError(f"{where}: quantref, the reference library, is not available while your "
+                                      f"notebook is graded")
+        return absent
 
 
 def _take_pipes() -> tuple[int, int]:
@@ -69,10 +101,18 @@ def _run_cells(cells: list, namespace: dict, fd_out: int) -> None:
         # IPython magics and shell escapes are not Python: leave them out, as comments
         source = _MAGIC.sub(lambda m: m.group(1) + "# " + m.group(2), source)
         try:
-            code = compile(source, "<notebook cell>", "exec")
-            exec(code, namespace)  # noqa: S102 - running the submission is the point
-        except BaseException:  # noqa: BLE001 - a cell that fails does not stop the others (nbgrader's rule)
+            statements = ast.parse(source).body
+        except SyntaxError:
             traceback.print_exc()
+            continue
+        # statement by statement: a line that fails (an import of the checks, which are not here, a
+        # stray test call) does not cost the functions defined after it in the same cell
+        for statement in statements:
+            try:
+                code = compile(ast.Module([statement], type_ignores=[]), "<notebook cell>", "exec")
+                exec(code, namespace)  # noqa: S102 - running the submission is the point
+            except BaseException:  # noqa: BLE001 - a statement that fails does not stop the others
+                traceback.print_exc()
 
 
 def _answer(namespace: dict, request: dict) -> dict:
@@ -104,6 +144,7 @@ def main(argv: list[str]) -> None:
     except BaseException as exc:  # noqa: BLE001 - the grader's set-up failed: say why, for its log
         wire.write_message(fd_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
+    sys.meta_path.insert(0, _AbsentReference())
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     _run_cells(cells, namespace, fd_out)
     wire.write_message(fd_out, {"ready": True})

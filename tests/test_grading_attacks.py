@@ -16,6 +16,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -131,7 +132,7 @@ def as_user(argv: list[str], user: pwd.struct_passwd, home: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module", params=MODES)
-def graded(request, tmp_path_factory):
+def graded(request):
     mode = request.param
     if BWRAP is None:
         pytest.fail("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (.ci/run does)")
@@ -140,8 +141,9 @@ def graded(request, tmp_path_factory):
         pytest.skip("the root half runs when the tests run as root (as in CI)")
     listener = Listener()
     os.environ["ATTACK_PORT"] = str(listener.port)
-    top = Path(tmp_path_factory.mktemp(f"attacks-{mode}"))
+    top = Path(tempfile.mkdtemp(prefix=f"attacks-{mode}-"))   # not pytest's tmp: an ordinary user must reach it
     os.chmod(top, 0o755)
+    request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
     course = make_course(top)
     submit(course, "honest")
     fixtures = attack_fixtures()

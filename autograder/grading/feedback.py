@@ -41,6 +41,27 @@ def _badge(score: float, max_score: float) -> str:
     return f'<div class="score {kind}">Score: {score:g} / {max_score:g}</div>'
 
 
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)", re.S)
+
+
+def _mathml(tex: str, display: bool) -> str:
+    from latex2mathml.converter import convert
+    try:
+        return convert(tex.strip(), display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - TeX the converter does not know stays readable as code
+        return f"<code>{html.escape(tex)}</code>"
+
+
+def math_to_mathml(markdown: str) -> str:
+    """Markdown with its ``$...$`` and ``$$...$$`` turned into MathML, which browsers draw without
+    a script or a network (the feedback is read offline); code spans and blocks are left alone."""
+    parts = _CODE.split(markdown)
+    for i in range(0, len(parts), 2):
+        parts[i] = _MATH.sub(lambda m: _mathml(m.group(1) or m.group(2), m.group(1) is not None), parts[i])
+    return "".join(parts)
+
+
 def feedback_notebook(nb: nbformat.NotebookNode, cells: dict) -> nbformat.NotebookNode:
     """The graded notebook made safe to show: hidden tests out, test outputs reduced, scores in."""
     nb = copy.deepcopy(nb)
@@ -56,6 +77,8 @@ def feedback_notebook(nb: nbformat.NotebookNode, cells: dict) -> nbformat.Notebo
             if gid in cells:
                 out.append(nbformat.v4.new_markdown_cell(_badge(cells[gid]["score"], cells[gid]["max_score"])))
             continue
+        if cell.cell_type == "markdown":
+            cell.source = math_to_mathml(cell.source)
         if cell.cell_type == "code":
             for o in cell.get("outputs", []):
                 if o.get("output_type") == "error":
