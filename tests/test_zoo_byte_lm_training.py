@@ -169,3 +169,32 @@ def test_command_line_writes_a_model_with_its_record(tmp_path, monkeypatch, caps
     meta = load_metadata(out)
     assert meta["corpus_sha256"] == independent_fingerprint()[0]
     assert meta["heldout_bits_per_byte"] == pytest.approx(np.log2(meta["heldout_perplexity"]), rel=1e-9)
+
+
+def test_command_line_report_rounds_every_linear_weight(monkeypatch, capsys):
+    """The report with a tiny stand-in model: 12 quantized variants, int8 close to float, int3 not."""
+    config = ByteLMConfig(context=8, d_model=32, n_heads=2, n_layers=1, d_mlp=64)     # widths divisible by 32
+    model = train_byte_lm(TEXT, config, steps=30, batch_size=8, lr=1e-2, warmup=3, seed=0, progress=False)
+    seen = []
+    original = ByteTransformer.with_linear_weights
+
+    def spy(self, weights):
+        seen.append(weights)
+        return original(self, weights)
+
+    monkeypatch.setattr(byte_lm_pretrained, "pretrained_byte_lm", lambda corpus=None: model)
+    monkeypatch.setattr(ByteTransformer, "with_linear_weights", spy)
+    from quantref.zoo.__main__ import main
+    assert main(["report-byte-lm"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 + 12 and lines[1].startswith("float32: held-out perplexity")
+    assert len(seen) == 12 and all(set(w) == set(model.linear_names) for w in seen)
+    # the first variant is int8 symmetric per output channel on PyTorch's full grid [-128, 127]:
+    # s = max|row| / 127.5, q = clip(round(w / s), -128, 127), ties to even
+    w, q = model.linear_weight("head").astype(np.float64), seen[0]["head"]
+    s = np.abs(w).max(axis=1, keepdims=True) / 127.5
+    np.testing.assert_allclose(q, np.clip(np.round(w / s), -128, 127) * s, rtol=0, atol=1e-12)
+    pct = [float(line.split("(")[1].split(" %")[0]) for line in lines[2:]]
+    # int8 symmetric per channel moves the perplexity less than int3 symmetric per channel (this barely
+    # trained stand-in may even improve with noise, so compare sizes, not signs)
+    assert abs(pct[0]) < 1 and abs(pct[8]) > abs(pct[0])
