@@ -170,6 +170,9 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim(r"Per-channel scales are essentially free \(one per (\d+) weights\)",
               lambda out: [_cell(out, r"^\| 8 \| per channel \| 16,384 \|", 2)      # int8 code bytes = weights
                            / _cell(out, r"^\| 8 \| per channel \| 64 \|", 2)]),       # number of scales
+        Claim(r"so its step is about (twice) as large \(twice the rounding error\) for the same 3 bits",
+              r"asymmetric, unsigned \[0, 7\] +s = ([\d.]+) .*\nsymmetric, signed \[-4, 3\] +s = ([\d.]+)",
+              lambda prose, computed: abs(computed[1] / computed[0] - 2) < 0.15),
         Claim(r"int4 with \$G = 32\$ really costs (\d\.\d) bits per weight",
               lambda out: [_cell(out, r"^\| 4 \| per group \(G = 32\) \| 8,192 \|", 4)]),
         Claim(r"the smallest channels fall below half a step and are quantized to all zeros \(relative error (1)\)",
