@@ -142,7 +142,7 @@ def test_embedding_gradient_of_the_bytes_used():
     model = random_model(7, config)
     # the inputs use bytes 0..3 only: check those rows of the embedding (the others get 0)
     x, y = np.array([[0, 1, 2, 3], [3, 2, 1, 1]]), np.array([[1, 2, 3, 0], [2, 1, 0, 3]])
-    loss, grads = model.loss_and_gradients(x, y)
+    _, grads = model.loss_and_gradients(x, y)
     h = 1e-6
     numeric = np.zeros((4, 4))
     for r in range(4):

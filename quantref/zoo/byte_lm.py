@@ -71,7 +71,7 @@ class ByteLMConfig(NamedTuple):
     n_layers: int = 2    #: transformer blocks L
     d_mlp: int = 256     #: hidden width of each block's MLP
 
-    def checked(self) -> "ByteLMConfig":
+    def checked(self) -> ByteLMConfig:
         """This config with every field checked (positive integers, ``d_model % n_heads == 0``)."""
         values = {name: _positive_int(getattr(self, name), name) for name in self._fields}
         if values["d_model"] % values["n_heads"]:
@@ -222,7 +222,7 @@ class ByteTransformer:
         """``{name: W}`` for every linear layer (copies), in data-flow order."""
         return {name: self.params[name].copy() for name in self.linear_names}
 
-    def with_linear_weights(self, weights: dict) -> "ByteTransformer":
+    def with_linear_weights(self, weights: dict) -> ByteTransformer:
         """A new model with the linear layers in ``weights`` (``{name: W}``) replaced; ``self`` is unchanged.
 
         Each ``W`` must have the shape of the weight it replaces; it is cast to the model's dtype.
@@ -376,7 +376,7 @@ class ByteTransformer:
         np.savez(Path(path), **arrays)
 
     @classmethod
-    def load(cls, path, dtype=np.float32) -> "ByteTransformer":
+    def load(cls, path, dtype=np.float32) -> ByteTransformer:
         """Read a model written by :meth:`save` (the metadata is read by :func:`load_metadata`)."""
         with np.load(Path(path), allow_pickle=False) as data:
             config = ByteLMConfig(*(int(v) for v in data["config"]))

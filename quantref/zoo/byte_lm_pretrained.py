@@ -23,8 +23,9 @@ bits   symmetric, per channel    symmetric, groups of 32   asymmetric, per chann
 3      6.838 (+40 %)             6.788 (+39 %)             6.033 (+24 %)             5.724 (+17 %)
 =====  ========================  ========================  ========================  ========================
 
-Training took 95 s of CPU time on one core (Xeon, AVX-512; one BLAS thread, see
-:func:`~quantref.zoo.byte_lm.blas_threads`); the wall-clock time equals it on an idle machine.
+Training took 95 s of CPU time on one x86-64 core (one BLAS thread, see
+:func:`~quantref.zoo.byte_lm.blas_threads`): that is its wall-clock time on an idle core, and more
+on a machine busy with other work.
 
 ``python -m quantref.zoo train-byte-lm`` retrains it with :data:`BYTE_LM_SETTINGS` on
 :func:`~quantref.zoo.text.load_stdlib_corpus` and overwrites the file.  Besides the float32
