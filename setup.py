@@ -64,59 +64,31 @@ if not _truthy("QUANTREF_NO_EXTENSION"):
 
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
     gemm_compile, gemm_link = _gemm_flags()
+    # what to build: the one registry of compiled extensions (quantref/extensions.py), loaded by path
+    registry = {}
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "quantref", "extensions.py")) as fh:
+        exec(compile(fh.read(), "quantref/extensions.py", "exec"), registry)
+    flags = {
+        "plain": (["-O3"], []),
+        "openmp": (gemm_compile, gemm_link),
+        # portable on purpose (no -march): SIMD loops carry target attributes, chosen at run time
+        "openmp-portable": ([a for a in gemm_compile if not a.startswith("-march")], gemm_link),
+        # no fused multiply-add: float sums follow the source order, like the NumPy twin
+        "openmp-no-fma": (gemm_compile + ["-ffp-contract=off"], gemm_link),
+    }
     extensions = cythonize(
         [
             Extension(
-                "quantref.kernels._int_matmul",
-                ["quantref/kernels/_int_matmul.pyx"],
+                ext.module,
+                list(ext.sources),
+                depends=list(ext.depends),
                 include_dirs=[np.get_include()],
-                extra_compile_args=["-O3"],
+                extra_compile_args=flags[ext.flags][0],
+                extra_link_args=flags[ext.flags][1],
                 define_macros=macros,
                 optional=True,
-            ),
-            Extension(
-                "quantref.kernels._gemm",
-                ["quantref/kernels/_gemm.pyx"],
-                depends=["quantref/kernels/_gemm_tiers.h"],
-                include_dirs=[np.get_include(), "quantref/kernels"],
-                extra_compile_args=gemm_compile,
-                extra_link_args=gemm_link,
-                define_macros=macros,
-                optional=True,
-            ),
-            Extension(
-                "quantref.codebook._lut",
-                ["quantref/codebook/_lut.pyx"],
-                depends=["quantref/codebook/_lut_helper.h"],
-                include_dirs=[np.get_include()],
-                extra_compile_args=gemm_compile,
-                extra_link_args=gemm_link,
-                define_macros=macros,
-                optional=True,
-            ),
-            Extension(
-                # portable on purpose (no -march): AVX2 / AVX-512 loops carry target attributes and are
-                # chosen at run time, so the binary runs on any x86-64
-                "quantref.lowbit._w4a16",
-                ["quantref/lowbit/_w4a16.pyx"],
-                depends=["quantref/lowbit/_w4a16_helper.h"],
-                include_dirs=[np.get_include()],
-                extra_compile_args=[a for a in gemm_compile if not a.startswith("-march")],
-                extra_link_args=gemm_link,
-                define_macros=macros,
-                optional=True,
-            ),
-            Extension(
-                "quantref.pq._pq",
-                ["quantref/pq/_pq.pyx"],
-                depends=["quantref/pq/_fastscan_helper.h"],
-                include_dirs=[np.get_include()],
-                # no fused multiply-add: float sums follow the source order, like the NumPy twin
-                extra_compile_args=gemm_compile + ["-ffp-contract=off"],
-                extra_link_args=gemm_link,
-                define_macros=macros,
-                optional=True,
-            ),
+            )
+            for ext in registry["EXTENSIONS"]
         ],
         compiler_directives={"language_level": "3"},
     )

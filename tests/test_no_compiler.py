@@ -25,10 +25,12 @@ from nbclient import NotebookClient
 
 from course_helpers import ROOT
 
+from quantref.extensions import NAMES
+
 pytestmark = pytest.mark.slow
 
 BLOCKER = Path(__file__).resolve().parent / "no_extension"
-EXTENSIONS = ("quantref.kernels._int_matmul", "quantref.kernels._gemm", "quantref.codebook._lut", "quantref.pq._pq")
+EXTENSIONS = NAMES     # every compiled extension, from the one registry (quantref/extensions.py)
 #: a phrase of the once-per-process message (quantref.kernels.backend)
 MESSAGE = "compiled kernels are not built"
 NOTEBOOKS = sorted((ROOT / "lectures").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -207,12 +209,15 @@ def test_notebook_runs_without_extensions(path):
 
 
 # ----------------------------------------------------------------------------- (c) unit tests on NumPy
-UNIT_TESTS = ["tests/test_int_matmul.py", "tests/test_codebook_lut.py", "tests/test_pq_scan.py",
+UNIT_TESTS = ["tests/test_int_matmul.py", "tests/test_packed_weights.py", "tests/test_codebook_lut.py", "tests/test_pq_scan.py",
               "tests/test_pq_quantizer.py", "tests/test_pq_maddness.py"]
 #: tests about the compiled kernels alone, skipped in full where they are not built
 COMPILED_ONLY = {
     "test_int_matmul::test_env_var_auto_and_cython_pick_the_extension",   # auto picks the extension
     "test_int_matmul::test_plain_loop_kernel_is_exact",                   # calls _int_matmul directly
+    "test_packed_weights::test_an_unknown_forced_tier_is_refused",         # the tiers of the compiled kernel
+    "test_packed_weights::test_hiding_features_falls_back_without_sigill",  # idem
+    "test_packed_weights::test_forcing_a_hidden_tier_is_refused_not_sigill",  # idem
     "test_codebook_lut::test_streaming_path_any_alignment",               # the compiled streaming stores
     "test_pq_scan::test_streaming_stores_and_partial_blocks",             # idem, for the scan
     "test_pq_quantizer::test_compiled_and_numpy_encoders_agree",          # compares the two backends

@@ -45,11 +45,12 @@ import warnings
 from types import ModuleType
 from typing import Callable
 
+from ..extensions import NAMES
+
 BACKENDS = ("auto", "cython", "numpy")
 
-#: every compiled extension of quantref; each has a pure-NumPy twin
-EXTENSIONS = ("quantref.kernels._gemm", "quantref.kernels._int_matmul", "quantref.codebook._lut",
-              "quantref.pq._pq", "quantref.lowbit._w4a16")
+#: every compiled extension of quantref; each has a pure-NumPy twin (the registry: quantref.extensions)
+EXTENSIONS = NAMES
 KERNELS = ("quantref.kernels._gemm", "quantref.kernels._int_matmul")
 KERNELS_TWIN = "quantref.kernels._numpy_backend"
 

@@ -34,11 +34,19 @@ import importlib.util
 import os
 import sys
 
-#: the compiled extensions of quantref, made invisible
-BLOCKED = frozenset({"quantref.kernels._int_matmul", "quantref.kernels._gemm", "quantref.codebook._lut",
-                     "quantref.pq._pq", "quantref.lowbit._w4a16"})
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _registry() -> tuple:
+    """The compiled extensions named by quantref's registry (quantref/extensions.py), read by path."""
+    namespace = {}
+    with open(os.path.join(HERE, os.pardir, os.pardir, "quantref", "extensions.py")) as fh:
+        exec(compile(fh.read(), "quantref/extensions.py", "exec"), namespace)
+    return namespace["NAMES"]
+
+
+#: the compiled extensions of quantref, made invisible
+BLOCKED = frozenset(_registry())
 
 
 class _BlindFinder:
