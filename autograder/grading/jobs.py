@@ -182,7 +182,9 @@ def _collect(job: dict, result: dict, course: Path) -> None:
                 note = _stop_note(cell)
                 if note:
                     result["notes"].append(note)
-    result["autograded"] = read_files(out_dir)
+    # only what was submitted comes back: files the notebook wrote while it ran stay in the scratch folder
+    keep = set(job["files"]) | {f"{n}.ipynb" for n in job["notebooks"]}
+    result["autograded"] = {rel: data for rel, data in read_files(out_dir).items() if rel in keep}
 
 
 def run_job(job: dict) -> dict:
