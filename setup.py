@@ -4,11 +4,12 @@ The extensions are optional: where no C compiler is at hand the install still su
 quantref falls back to its NumPy backend (same results, slower).  Set
 ``QUANTREF_NO_EXTENSION=1`` to skip the build on purpose (used by the no-compiler tests).
 
-``quantref.kernels._gemm`` (the fast integer matmul ladder) is compiled with ``-O3`` for any
-x86-64 CPU: its fast kernels carry function target attributes (AVX2, AVX-VNNI, AVX-512 VNNI,
-AMX) and are chosen at run time by CPU feature.  ``QUANTREF_NATIVE=1`` opts in to
-``-march=native`` as well (the binary then only runs on CPUs like the build machine); it uses OpenMP when the compiler supports ``-fopenmp`` and runs single-threaded
-otherwise.
+What is built, from which sources and with which flags, comes from the one registry of compiled
+extensions, ``quantref/extensions.py``.  Everything is compiled with ``-O3`` for any x86-64 CPU:
+the fast kernels carry function target attributes (AVX2, AVX-VNNI, AVX-512 VNNI, AMX) and are
+chosen at run time by CPU feature.  ``QUANTREF_NATIVE=1`` opts in to ``-march=native`` as well
+(the binary then only runs on CPUs like the build machine).  The kernels use OpenMP when the
+compiler supports ``-fopenmp`` and run single-threaded otherwise.
 """
 import os
 import shutil

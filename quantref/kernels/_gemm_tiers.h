@@ -24,7 +24,8 @@
  *   1 avx2        vpmaddwd on bytes widened to 16 bits (exact; vpmaddubsw would saturate)
  *   2 avxvnni     vpdpbusd on 256-bit registers (VEX encoding)
  *   3 avx512vnni  vpdpbusd on 512-bit registers
- *   4 amx         tdpbusd on 16 x 64-byte tiles (Linux: needs arch_prctl permission first)
+ *   4 amx         tdpbusd on 16 x 64-byte tiles (Linux: needs arch_prctl permission first);
+ *                 below QR_AMX_MIN_ROWS rows of A it runs tier 3 (tiles would be mostly padding)
  */
 #ifndef QUANTREF_GEMM_TIERS_H
 #define QUANTREF_GEMM_TIERS_H
@@ -54,6 +55,7 @@ enum { QR_SCALAR = 0, QR_TIER_AVX2 = 1, QR_TIER_AVXVNNI = 2, QR_TIER_AVX512VNNI 
 #define QR_KALIGN 64
 #define QR_KC 512           /* k per block: a 64-column sliver of B (32 KiB) stays in L1 */
 #define QR_MB 192           /* rows of A per task (a multiple of 6 and of 32) */
+#define QR_AMX_MIN_ROWS 8    /* below this many rows of A the AMX tier hands over to AVX-512 VNNI */
 #define QR_MIN_MACS 2097152.0  /* multiply-adds per thread, at least (about 20 us of work) */
 
 /* num_threads <= 0: OpenMP's default (OMP_NUM_THREADS, else every core); 1 without OpenMP */
@@ -541,6 +543,10 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
                    const int32_t *zb, int32_t *C, Py_ssize_t ldc, int num_threads) {
     if (tier < 0 || tier >= QR_NTIERS || !((qr_allowed_tiers >> tier) & 1)) return -1;
     if (M <= 0 || N <= 0) return 0;
+    /* a few rows would fill AMX tiles (16 rows) mostly with padding: AVX-512 VNNI, which every
+       AMX CPU has, streams the weights faster there */
+    if (tier == QR_TIER_AMX && M < QR_AMX_MIN_ROWS && ((qr_allowed_tiers >> QR_TIER_AVX512VNNI) & 1))
+        tier = QR_TIER_AVX512VNNI;
     uint8_t ax = a_signed ? 0x80 : 0;
     int32_t *rowsum = NULL;
     uint8_t *Apad = NULL;
