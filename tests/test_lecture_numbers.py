@@ -272,6 +272,10 @@ CLAIMS: dict[str, list[Claim]] = {
     ],
     "05_adaptive_rounding": [
         Claim(r"Their correlation is a moderate (\d\.\d\d)", r"correlation (\d\.\d\d);"),
+        Claim(r"for most neurons only a (few percent) of the 4096 roundings beat it",
+              r"median share of roundings that beat it ([\d.]+)%", lambda prose, computed: 0.5 <= computed[0] < 10),
+        Claim(r"it is optimal for only a (handful) of the 64 neurons",
+              r"nearest is the best rounding for (\d+) of 64 neurons", lambda prose, computed: 1 <= computed[0] <= 12),
         Claim(r"the best rounding typically has less than (half) its output error",
               r"median gain of the best rounding ([\d.]+)x", lambda prose, computed: computed[0] > 2),
         Claim(r"AdaRound cuts the output error of the layer roughly (five)- to (seven)fold at every bit width",
@@ -290,6 +294,11 @@ CLAIMS: dict[str, list[Claim]] = {
               lambda out: [_cell(out, r"^\| W2A8 \|", 2)], lambda prose, computed: 50 <= computed[0] < 60),
     ],
     "06_llm_outliers": [
+        Claim(r"They are few but not rare: (almost every) token has an outlier in at least one of them",
+              r"tokens with at least one: (\d+)%", lambda prose, computed: computed[0] >= 95),
+        Claim(r"because they are so large they carry (most) of the output's energy",
+              r"share of \|\|Y\|\|\^2 from the 6 outlier channels \([\d.]+% of the inputs\): ([\d.]+)%",
+              lambda prose, computed: computed[0] > 50),
         Claim(r"the ordinary part of \$X\$ is reproduced with about (\d+) % error",
               r"relative error of X on the ordinary channels: ([\d.]+)%", within(0.15)),
         Claim(r"Half of the ordinary values are rounded to 0 and the rest share a (dozen) codes",
