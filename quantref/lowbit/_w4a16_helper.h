@@ -127,7 +127,7 @@ static QR_W4_AVX2_T inline float qr_w4_hsum256(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* MB rows of x (MB <= 4) against NR weight rows n, n+1 (NR <= 2): MB*NR*2 independent
+/* MB rows of x (MB <= 4) against NR weight rows n, n+1 (NR <= 2; NR <= 4 in the AVX-512 tile): MB*NR*2 independent
    accumulators, so that the FMA latency is hidden; MB and NR are constants after inlining */
 static QR_W4_AVX2_T inline __attribute__((always_inline)) void
 qr_w4_tile_avx2(const float *xp, int64_t K, const uint8_t *packed, const float *scales, const uint8_t *zeros,
@@ -226,8 +226,8 @@ qr_w4_tile_avx512(const float *xp, int64_t K, const uint8_t *packed, const float
     const int64_t ng = K / G, full = (G / 32) * 32;
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     float table[16];
-    __m512 acc0[2][4], acc1[2][4];
-    float tail[2][4];
+    __m512 acc0[4][4], acc1[4][4];
+    float tail[4][4];
     for (int r = 0; r < NR; r++)
         for (int j = 0; j < MB; j++) {
             acc0[r][j] = _mm512_setzero_ps();
@@ -235,13 +235,13 @@ qr_w4_tile_avx512(const float *xp, int64_t K, const uint8_t *packed, const float
             tail[r][j] = 0.0f;
         }
     for (int64_t g = 0; g < ng; g++) {
-        __m512 t[2];
+        __m512 t[4];
         for (int r = 0; r < NR; r++)
             t[r] = _mm512_mul_ps(_mm512_set1_ps(scales[(n + r) * ng + g]),
                                  _mm512_sub_ps(iota, _mm512_set1_ps((float)zeros[(n + r) * ng + g])));
         const int64_t g0 = g * G;
         for (int64_t k = g0; k < g0 + full; k += 32) {
-            __m512 we[2], wo[2];
+            __m512 we[4], wo[4];
             for (int r = 0; r < NR; r++) {
                 const uint8_t *row = packed + (n + r) * (K / 2);
                 __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(row + k / 2)));
@@ -276,6 +276,9 @@ qr_w4_block_avx512(const float *xp, int64_t K, const uint8_t *packed, const floa
                    int64_t G, float *y, int64_t N, int64_t n0, int64_t n1, const int MB)
 {
     int64_t n = n0;
+    if (MB <= 2)            /* four rows at a time: more independent streams from memory */
+        for (; n + 4 <= n1; n += 4)
+            qr_w4_tile_avx512(xp, K, packed, scales, zeros, G, y, N, n, MB, 4);
     for (; n + 2 <= n1; n += 2)
         qr_w4_tile_avx512(xp, K, packed, scales, zeros, G, y, N, n, MB, 2);
     if (n < n1)
