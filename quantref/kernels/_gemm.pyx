@@ -599,6 +599,23 @@ if (_cpu_mask >> QR_TIER_AMX) & 1:
 qr_allowed_tiers = _cpu_mask
 
 
+def _hidden_by_env():
+    """The tiers QUANTREF_HIDE_CPU_FEATURES names (comma-separated), as on a CPU without them."""
+    import os
+    names = [t.strip().lower() for t in os.environ.get("QUANTREF_HIDE_CPU_FEATURES", "").split(",") if t.strip()]
+    for name in names:
+        if name not in TIERS:
+            raise ValueError(f"QUANTREF_HIDE_CPU_FEATURES names {name!r}, which is not a tier; the tiers are "
+                             f"{', '.join(TIERS)}.")
+    return tuple(n for n in names if n != "scalar")
+
+
+#: Tiers hidden at import by QUANTREF_HIDE_CPU_FEATURES (read once, before any kernel runs).
+HIDDEN = _hidden_by_env()
+for _name in HIDDEN:
+    qr_allowed_tiers &= ~(1 << TIERS.index(_name))
+
+
 def allowed_tiers():
     """The tiers rung 6 may run in this process (the CPU's, minus refused AMX and hidden ones)."""
     return tuple(t for i, t in enumerate(TIERS) if (qr_allowed_tiers >> i) & 1)

@@ -18,7 +18,7 @@ The highest tier the CPU (and the operating system) supports runs, unless
 * ``QUANTREF_GEMM_TIER=<tier>`` forces one (for tests and lectures); a tier this process cannot
   run is refused with a :class:`ValueError` at the first matmul, never a crash (SIGILL);
 * ``QUANTREF_HIDE_CPU_FEATURES=amx,avx512vnni,...`` makes the named tiers look absent, as on an
-  older CPU (read once, when the kernels are first used).
+  older CPU (read once, when the compiled kernel is imported).
 
 Examples
 --------
@@ -39,9 +39,6 @@ HIDE_ENV = "QUANTREF_HIDE_CPU_FEATURES"
 #: /proc/cpuinfo flags worth reporting
 CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_tile", "amx_int8")
 
-_hidden: tuple[str, ...] | None = None
-
-
 def _gemm():
     """The compiled module, or None when it is not built."""
     try:
@@ -59,13 +56,8 @@ def _parse(text: str, what: str) -> list[str]:
 
 
 def _apply_hidden(g) -> tuple[str, ...]:
-    """Hide the tiers of ``QUANTREF_HIDE_CPU_FEATURES`` (once per process)."""
-    global _hidden
-    if _hidden is None:
-        names = _parse(os.environ.get(HIDE_ENV, ""), HIDE_ENV)
-        g.hide_tiers(names)
-        _hidden = tuple(n for n in names if n != "scalar")
-    return _hidden
+    """The tiers ``QUANTREF_HIDE_CPU_FEATURES`` hid (the compiled module applies it at import)."""
+    return g.HIDDEN
 
 
 def available_tiers() -> tuple[str, ...]:
@@ -108,7 +100,7 @@ def _resolve(forced: str, tiers: tuple[str, ...]) -> str:
     (name,) = _parse(forced, TIER_ENV) or ["auto"]
     if name not in tiers:
         g = _gemm()
-        why = ("hidden by " + HIDE_ENV if name in (_hidden or ()) else
+        why = ("hidden by " + HIDE_ENV if name in g.HIDDEN else
                "the Linux kernel refused the AMX tile permission" if name == "amx" and g.AMX_PERMISSION == "refused"
                else "this CPU (or its operating system) does not support it")
         raise ValueError(f"{TIER_ENV}={forced} cannot run here: {why}. This process can run "
