@@ -30,6 +30,12 @@ OBQ loop of :mod:`quantref.lowbit.obq` computes, reorganised for speed:
    rounding.  (The reference code reads the weights as they were when the block started, which
    differs when a group starts inside a block, e.g. ``G = 32`` with blocks of 128.)
 
+"Equal to float64 rounding" has one caveat: a weight that lands exactly on a rounding tie may round
+either way in the two computations.  A symmetric grid places a group's largest :math:`|w|` at
+exactly :math:`\pm(2^b - 1)/2` steps; when that weight is the group's first column and negative,
+GPTQ and OBQ (whose values differ by ~1e-16) can pick different codes, and the columns after it
+then differ too.
+
 Not included: the reference code's ``act_order`` (columns sorted by :math:`H_{jj}`) and static
 groups.
 """
