@@ -225,4 +225,4 @@ def test_feedback_shows_no_solution_or_secret(graded):
         for found in ("FOUND /", ):
             for line in text.splitlines():
                 if found in line:
-                    assert "source/" not in line and "solutions/" not in line and SECRET_FILE not in line, line
+                    assert "/source/" not in line and "/solutions/" not in line and SECRET_FILE not in line, line
