@@ -7,7 +7,7 @@ inside bubblewrap; never imported by the grader).  It
    descriptors 0, 1 and 2 at ``/dev/null``, so that nothing the student prints reaches the grader;
 2. when given a uid (grading as root), drops to it and bounds its processes;
 3. runs the notebook's code cells (the test cells are not among them) in one namespace, as a
-   kernel would, going on past a statement that raises, and says which cell it starts (a cell that ends
+   kernel would (a cell stops at its first exception, the next cell runs), and says which cell it starts (a cell that ends
    the process or does not finish is left out by the grader, which starts this server again);
 4. answers each request ``{"id", "function", "args"}`` with ``{"id", "value"}``, ``{"id", "error":
    {"type", "message"}}`` or ``{"id", "missing": why}``, every value through :mod:`wire`.
@@ -19,7 +19,6 @@ this sandbox at all.
 """
 from __future__ import annotations
 
-import ast
 import importlib.abc
 import importlib.util
 import json
@@ -38,23 +37,29 @@ import wire
 _MAGIC = re.compile(r"^(\s*)([%!].*)$", re.M)
 
 
-class _AbsentReference(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """``import quantref`` succeeds here, but every function of it raises: the reference library is not in
-    this sandbox, and an answer that calls it should be told so in words (the grader reads the error)."""
+class _StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Stand-ins for the two packages that are not in this sandbox, so that a notebook's imports behave as
+    in the student's kernel:
+
+    * ``quantref``: importing works, but every function raises: an answer that calls the reference
+      library is told so in words (the grader reads the error);
+    * ``autograder``: the checks a cell may call (``check(...)``, ``check_quantize(...)``) do nothing
+      here; grading happens outside.
+    """
 
     def find_spec(self, name, path=None, target=None):
-        if name == "quantref" or name.startswith("quantref."):
+        if name.split(".")[0] in ("quantref", "autograder"):
             return importlib.util.spec_from_loader(name, self, is_package=True)
         return None
 
     def create_module(self, spec):
-        return _Absent(spec.name)
+        return (_AbsentReference if spec.name.startswith("quantref") else _QuietChecks)(spec.name)
 
     def exec_module(self, module):
         pass
 
 
-class _Absent(types.ModuleType):
+class _AbsentReference(types.ModuleType):
     def __getattr__(self, attr):
         if attr.startswith("__"):
             raise AttributeError(attr)
@@ -64,6 +69,15 @@ class _Absent(types.ModuleType):
             raise ModuleNotFoundError(f"{where}: quantref, the reference library, is not available while your "
                                       f"notebook is graded")
         return absent
+
+
+class _QuietChecks(types.ModuleType):
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        if attr[:1].isupper():           # CheckFailed and other classes a cell may catch
+            return type(attr, (AssertionError,), {})
+        return lambda *args, **kwargs: None
 
 
 def _take_pipes() -> tuple[int, int]:
@@ -101,18 +115,9 @@ def _run_cells(cells: list, namespace: dict, fd_out: int) -> None:
         # IPython magics and shell escapes are not Python: leave them out, as comments
         source = _MAGIC.sub(lambda m: m.group(1) + "# " + m.group(2), source)
         try:
-            statements = ast.parse(source).body
-        except SyntaxError:
+            exec(compile(source, "<notebook cell>", "exec"), namespace)  # noqa: S102 - running it is the point
+        except BaseException:  # noqa: BLE001 - a cell that fails stops there, and the next cell runs (a kernel's rule)
             traceback.print_exc()
-            continue
-        # statement by statement: a line that fails (an import of the checks, which are not here, a
-        # stray test call) does not cost the functions defined after it in the same cell
-        for statement in statements:
-            try:
-                code = compile(ast.Module([statement], type_ignores=[]), "<notebook cell>", "exec")
-                exec(code, namespace)  # noqa: S102 - running the submission is the point
-            except BaseException:  # noqa: BLE001 - a statement that fails does not stop the others
-                traceback.print_exc()
 
 
 def _answer(namespace: dict, request: dict) -> dict:
@@ -144,7 +149,7 @@ def main(argv: list[str]) -> None:
     except BaseException as exc:  # noqa: BLE001 - the grader's set-up failed: say why, for its log
         wire.write_message(fd_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
-    sys.meta_path.insert(0, _AbsentReference())
+    sys.meta_path.insert(0, _StandIns())
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     _run_cells(cells, namespace, fd_out)
     wire.write_message(fd_out, {"ready": True})
