@@ -279,3 +279,16 @@ def test_bad_input():
         ByteTransformer({"embed": np.zeros((256, 8))}, TINY)
     with pytest.raises(ValueError, match=r"^context must be >= 1"):
         ByteLMConfig(context=0).checked()
+
+
+def test_linear_inputs_after_replacing_a_layer_change_only_downstream():
+    model = random_model(6)
+    tokens = np.random.default_rng(6).integers(0, 256, size=(2, 6))
+    before = model.linear_inputs(tokens)
+    w = model.linear_weight("blocks.0.mlp_in")
+    after = model.with_linear_weights({"blocks.0.mlp_in": np.round(w * 4) / 4}).linear_inputs(tokens)
+    names = model.linear_names
+    for name in names[:3]:                                   # up to and including the replaced layer
+        np.testing.assert_array_equal(after[name], before[name])
+    for name in names[3:]:                                   # mlp_out and everything after it
+        assert not np.allclose(after[name], before[name]), name

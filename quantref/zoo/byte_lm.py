@@ -282,7 +282,17 @@ class ByteTransformer:
 
         Row ``r`` of ``X`` is the input of token ``r`` (batch-major), so the layer's output on these
         tokens is ``X @ W.T``.  These are the calibration inputs of GPTQ (:math:`H = 2X^TX`) and AWQ
-        (per-channel mean of :math:`|X|`).
+        (per-channel mean of :math:`|X|`).  The inputs are those of *this* model: to quantize layer
+        by layer with the errors of the earlier layers in view, call it again on the model returned
+        by :meth:`with_linear_weights`.
+
+        Examples
+        --------
+        >>> from quantref.zoo.byte_lm_training import init_byte_lm
+        >>> model = init_byte_lm(ByteLMConfig(context=16, d_model=32, n_heads=2, n_layers=1, d_mlp=64), seed=0)
+        >>> inputs, _ = windows(b"def f(x):\\n    return x + 1\\n" * 4, context=16)   # 6 windows of 16 bytes
+        >>> {name: x.shape for name, x in model.linear_inputs(inputs).items()}["blocks.0.mlp_out"]
+        (96, 64)
         """
         x = _as_tokens(tokens, self.config.context)
         _, (caches, f, _) = self._forward(x, keep=True)
