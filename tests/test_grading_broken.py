@@ -50,8 +50,6 @@ def test_broken_submission_is_graded_as_expected(graded, name):
     run = runs(db)[name.replace("_", "-")]
     module = synthetic.broken_fixtures()[name]
     expect = module.EXPECT
-    if run["details"]["isolation"] != "uid" and hasattr(module, "EXPECT_WITHOUT_UID_ISOLATION"):
-        expect = module.EXPECT_WITHOUT_UID_ISOLATION
     per = exercise_scores(run)
     assert run["status"] == expect["status"], (run["status"], run["details"]["reasons"])
     for ex in expect["full"]:
