@@ -148,7 +148,7 @@ def _refusal(exercise: Exercise, run: StudentCall, where: str) -> str | None:
     name = exercise.name
     if run.quantref_calls or (run.error_type in ("ModuleNotFoundError", "ImportError")
                               and "quantref" in run.error_message):
-        calls = ", ".join(run.quantref_calls[:3]) or "quantref"
+        calls = run.quantref_calls[0] if run.quantref_calls else "quantref"   # the outermost: the one it made
         return (f"{name} calls the reference library ({calls}). The exercise is to implement it yourself with "
                 f"NumPy; quantref is what your answer is checked against, so calling it earns no credit.")
     if run.missing:
