@@ -39,13 +39,39 @@ class Case:
     args: dict
 
 
+def fill_shared_nonfinite(got, produced, fill=0.0):
+    """``(got, produced)`` with ``fill`` wherever both hold the same inf or NaN (parts of tuples alike).
+
+    A mistake can divide by zero, as the student does: no clamp on a zero channel gives a factor of
+    inf, dividing by the norm of an all-zero output gives inf.  The exercise's comparison rejects
+    any non-finite answer (the reference never gives one), so the two outputs would not match; the
+    same inf or NaN at the same places is the same answer, and the finite rest is compared as usual.
+    """
+    if isinstance(got, (tuple, list)) and isinstance(produced, (tuple, list)) and len(got) == len(produced):
+        pairs = [fill_shared_nonfinite(g, p, fill) for g, p in zip(got, produced)]
+        rebuild = lambda seq, items: tuple(items) if isinstance(seq, tuple) else list(items)  # noqa: E731
+        return rebuild(got, (g for g, _ in pairs)), rebuild(produced, (p for _, p in pairs))
+    try:
+        g = np.array(got, dtype=np.float64)
+        p = np.array(produced, dtype=np.float64)
+    except (TypeError, ValueError):
+        return got, produced
+    bad = ~np.isfinite(g)
+    if (g.shape != p.shape or not bad.any() or not np.array_equal(bad, ~np.isfinite(p))
+            or not np.array_equal(g[bad], p[bad], equal_nan=True)):
+        return got, produced
+    g[bad] = p[bad] = fill
+    return (float(g), float(p)) if g.ndim == 0 else (g, p)
+
+
 @dataclass
 class Mistake:
     """A known wrong answer, recognised from the student's output.
 
     ``matches(got, args, expected)`` returns True when ``got`` is what this mistake produces on
     ``args``; :meth:`from_function` builds it from a wrong implementation and the exercise's
-    comparison.
+    comparison (the same inf or NaN at the same places counting as equal: see
+    :func:`fill_shared_nonfinite`).
     """
 
     name: str
@@ -59,7 +85,7 @@ class Mistake:
                     produced = wrong(**copy.deepcopy(args))
             except Exception:  # noqa: BLE001 - a mistake that cannot run on this case does not match
                 return False
-            return compare(got, produced) is None
+            return compare(*fill_shared_nonfinite(got, produced)) is None
         return cls(name, matches)
 
 

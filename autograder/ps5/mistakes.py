@@ -14,40 +14,14 @@ import numpy as np
 from ..checking import Mistake
 
 
-def _fill_shared_nonfinite(got, produced, fill=0.0):
-    """``(got, produced)`` with ``fill`` wherever both hold the same inf or NaN (parts of tuples alike).
-
-    A mistake can divide by zero, as the student does: without the codebook, one cluster stores
-    0 bits and the ratio n b / 0 is inf in both.  The exercise's comparison rejects any non-finite
-    answer (the reference never gives one), so the two outputs would not match; the same inf or
-    NaN at the same places is the same answer, and the finite rest is compared as usual.
-    """
-    if isinstance(got, (tuple, list)) and isinstance(produced, (tuple, list)) and len(got) == len(produced):
-        pairs = [_fill_shared_nonfinite(g, p, fill) for g, p in zip(got, produced)]
-        rebuild = lambda seq, items: tuple(items) if isinstance(seq, tuple) else list(items)  # noqa: E731
-        return rebuild(got, (g for g, _ in pairs)), rebuild(produced, (p for _, p in pairs))
-    try:
-        g = np.array(got, dtype=np.float64)
-        p = np.array(produced, dtype=np.float64)
-    except (TypeError, ValueError):
-        return got, produced
-    bad = ~np.isfinite(g)
-    if (g.shape != p.shape or not bad.any() or not np.array_equal(bad, ~np.isfinite(p))
-            or not np.array_equal(g[bad], p[bad], equal_nan=True)):
-        return got, produced
-    g[bad] = p[bad] = fill
-    return (float(g), float(p)) if g.ndim == 0 else (g, p)
-
-
 def build(pairs, compare) -> list:
     """Mistakes from ``(name, wrong implementation)`` pairs, matched with the exercise's comparison.
 
     The student's answer matches a wrong implementation's when the comparison finds no
-    difference, the same inf or NaN in both at the same places counting as equal.
+    difference, the same inf or NaN in both at the same places counting as equal
+    (:meth:`~autograder.checking.Mistake.from_function`).
     """
-    def same(got, produced):
-        return compare(*_fill_shared_nonfinite(got, produced))
-    return [Mistake.from_function(name, wrong, same) for name, wrong in pairs]
+    return [Mistake.from_function(name, wrong, compare) for name, wrong in pairs]
 
 
 # -- exercise 1: nearest centroid ---------------------------------------------------------------------
