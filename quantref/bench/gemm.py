@@ -146,7 +146,8 @@ def _interleaved(fns, reps, settle, rounds=3):
     """Time every fn in ``fns`` (name -> callable) in alternating blocks of back-to-back calls.
 
     Each round gives each method an untimed warm-up call and its share of ``reps`` timed calls
-    back to back: the steady state of a loop calling the kernel, with worker threads awake (an
+    back to back (a dict of methods instead of one: those are called in turn, call by call, so
+    that they meet the same cache state; public and core are timed that way): the steady state of a loop calling the kernel, with worker threads awake (an
     OpenMP or BLAS thread woken from sleep on an idle virtual CPU can take ~8 ms to show up).
     With ``settle`` (several threads) each block is followed by a pause: idle worker threads keep
     spinning for a while after a call (OpenBLAS ~2^28 cycles, libgomp ~300k spins) and would
@@ -157,8 +158,16 @@ def _interleaved(fns, reps, settle, rounds=3):
     for r in range(rounds):
         share = reps // rounds + (1 if r < reps % rounds else 0)
         for name, fn in fns.items():
-            fn()
-            times[name].extend(_time_once(fn) for _ in range(share))
+            if isinstance(fn, dict):        # methods timed call by call in turn (same cache state)
+                for f in fn.values():
+                    f()
+                for _ in range(share):
+                    for sub, f in fn.items():
+                        times.setdefault(sub, []).append(_time_once(f))
+                times.pop(name, None)
+            else:
+                fn()
+                times[name].extend(_time_once(fn) for _ in range(share))
             if settle:
                 time.sleep(_SETTLE_BLAS if "float32" in name or "torch" in name else _SETTLE_OMP)
     return times
@@ -247,7 +256,8 @@ def run(quick=False, threads=(1, 2), ladder=True) -> int:
     print("  f32:    NumPy float32 @ (BLAS, threads pinned); torch: torch._int_mm (int8 x int8), same threads")
     print("  bound:  for M <= 16, 2MNK / (weight bytes / copy bandwidth of a buffer of the weights' size)")
     print("Every public result was checked bit for bit against an int64 reference first; methods run in 3")
-    print("alternating blocks of back-to-back calls (warm-up untimed), with pauses between blocks on 2+ threads.")
+    print("alternating blocks of back-to-back calls (warm-up untimed), with pauses between blocks on 2+ threads;")
+    print("public and core share a block, called in turn call by call (the same cache state for both).")
     header = (f"{'M x K x N':<15} {'thr':>3} {'public':>8} {'core':>8} {'f32':>7} {'torch':>7} {'peak':>7} "
               f"{'bound':>7} {'pub/core':>8} {'core/peak':>9} {'pub/torch':>9} {'pub/bound':>9} {'reps':>4}  verdict")
     print(header)
@@ -275,8 +285,8 @@ def run(quick=False, threads=(1, 2), ladder=True) -> int:
                 ta = None
         for nthr in threads:
             fns = {
-                "public": lambda: int_matmul(a, w, 128, num_threads=nthr),
-                "core": lambda: g.gemm_packed(a, False, w.packed, N, out, None, None, tier, nthr),
+                "ours": {"public": lambda: int_matmul(a, w, 128, num_threads=nthr),
+                         "core": lambda: g.gemm_packed(a, False, w.packed, N, out, None, None, tier, nthr)},
                 "float32": lambda: af @ bf,
             }
             if ta is not None:
