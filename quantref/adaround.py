@@ -85,6 +85,79 @@ def rounding_regularizer(h, beta: float) -> float:
     return float(np.sum(1.0 - np.abs(2.0 * np.asarray(h) - 1.0) ** beta))
 
 
+def rectified_sigmoid_grad(v) -> np.ndarray:
+    r"""The derivative of :func:`rectified_sigmoid`, :math:`dh/dV`, elementwise.
+
+    .. math::
+
+        \frac{dh}{dV} = (\zeta - \gamma)\,\sigma(V)\,\big(1 - \sigma(V)\big)
+        \quad\text{where } 0 < \sigma(V)(\zeta - \gamma) + \gamma < 1, \qquad 0 \text{ where } h \text{ is clipped}.
+
+    Examples
+    --------
+    >>> rectified_sigmoid_grad(np.array([0.0, 50.0, -50.0]))   # 1.2 * 1/4 ; clipped at 1 and at 0
+    array([0.3, 0. , 0. ])
+    """
+    sg = _sigmoid(np.asarray(v, dtype=np.float64))
+    h_raw = sg * (ZETA - GAMMA) + GAMMA
+    return (ZETA - GAMMA) * sg * (1.0 - sg) * ((h_raw > 0.0) & (h_raw < 1.0))
+
+
+def rounding_regularizer_grad(v, beta: float) -> np.ndarray:
+    r"""The gradient of :math:`\sum (1 - |2h(V) - 1|^\beta)` with respect to ``V``, elementwise.
+
+    .. math::
+
+        \frac{\partial}{\partial V}\big(1 - |2h - 1|^\beta\big)
+        = -2\beta\,|2h - 1|^{\beta - 1}\operatorname{sign}(2h - 1)\;\frac{dh}{dV},
+
+    with :math:`dh/dV` from :func:`rectified_sigmoid_grad` (0 where ``h`` is clipped to 0 or 1).
+
+    Examples
+    --------
+    >>> v = np.log(17 / 7)                      # h(v) = 3/4, h(-v) = 1/4: -2 * 2 * (+-1/2) * 1.2 * (17/24) * (7/24)
+    >>> np.round(rounding_regularizer_grad(np.array([v, -v]), 2.0), 6)     # pushes h up above 1/2, down below
+    array([-0.495833,  0.495833])
+    """
+    v = np.asarray(v, dtype=np.float64)
+    u = 2.0 * rectified_sigmoid(v) - 1.0
+    return -2.0 * beta * np.abs(u) ** (beta - 1.0) * np.sign(u) * rectified_sigmoid_grad(v)
+
+
+def floor_codes(w, scale) -> np.ndarray:
+    r""":math:`\lfloor W / s \rfloor` with one scale per output channel (row of ``w``), as float64."""
+    s = np.asarray(scale, dtype=np.float64)[:, None]
+    return round_to_integer(np.asarray(w, dtype=np.float64) / s, "floor")
+
+
+def soft_weight(w, scale, v, qmin: int, qmax: int) -> np.ndarray:
+    r"""The soft-quantized weight :math:`\tilde W = s \odot \mathrm{clip}(\lfloor W/s \rfloor + h(V), q_{min}, q_{max})`.
+
+    ``scale`` holds one step per output channel (row of ``w``).
+
+    Examples
+    --------
+    >>> soft_weight(np.array([[0.3, -0.3]]), np.array([0.2]), np.array([[0.0, 50.0]]), -7, 7)   # h = 1/2 ; h = 1
+    array([[ 0.3, -0.2]])
+    """
+    s = np.asarray(scale, dtype=np.float64)[:, None]
+    return s * np.clip(floor_codes(w, scale) + rectified_sigmoid(v), qmin, qmax)
+
+
+def hard_rounding(w, scale, v, qmin: int, qmax: int) -> np.ndarray:
+    r"""The final integer codes :math:`\mathrm{clip}(\lfloor W/s \rfloor + [V \ge 0],\ q_{min},\ q_{max})`, int64.
+
+    Up where :math:`V \ge 0` (:math:`h \ge 1/2`), down elsewhere.
+
+    Examples
+    --------
+    >>> hard_rounding(np.array([[0.3, -0.3, 1.5]]), np.array([0.2]), np.array([[0.0, -0.1, 3.0]]), -7, 7)
+    array([[ 2, -2,  7]])
+    """
+    codes = floor_codes(w, scale) + (np.asarray(v) >= 0)
+    return np.clip(codes, qmin, qmax).astype(np.int64)
+
+
 def beta_at(step: int, iters: int, warm_start: float = 0.2, beta=(20.0, 2.0)):
     """The annealed exponent at ``step`` (0-based), or ``None`` during the warm start (regularizer off).
 
@@ -179,7 +252,7 @@ def _positive(value, name, example, integer=False):
 
 def adaround_layer(w, x, bits: int = 4, *, iters: int = 2000, lr: float = 1e-2, lam: float = 0.01,
                    warm_start: float = 0.2, beta=(20.0, 2.0), narrow_range: bool = True,
-                   progress: bool = True) -> AdaRoundResult:
+                   progress: bool = True, scale=None) -> AdaRoundResult:
     """Round the weights of one linear layer with AdaRound (module docstring).
 
     Parameters
@@ -202,6 +275,9 @@ def adaround_layer(w, x, bits: int = 4, *, iters: int = 2000, lr: float = 1e-2, 
         Narrow signed grid (TFLite weights) or full.
     progress : bool
         Show a tqdm bar over the iterations.
+    scale : array_like (out,), optional
+        Per-output-channel steps to round on instead of ``max|W_c| / (2^(b-1) - 1)`` (e.g. a clipped
+        scale from an MSE search); weights beyond the grid are then clipped to it.
 
     Returns
     -------
@@ -232,7 +308,14 @@ def adaround_layer(w, x, bits: int = 4, *, iters: int = 2000, lr: float = 1e-2, 
 
     grid = dict(signed=True, narrow_range=narrow_range)
     qmin, qmax = integer_grid(bits, **grid)
-    s, z = qparams(*minmax(w, axis=0), bits, symmetric=True, narrow_range=narrow_range)
+    if scale is None:
+        s, z = qparams(*minmax(w, axis=0), bits, symmetric=True, narrow_range=narrow_range)
+    else:
+        s = as_float_array(scale, "scale")
+        if s.shape != (w.shape[0],) or not np.all(s > 0):
+            raise ValueError(f"scale must hold one positive step per output channel, shape ({w.shape[0]},), "
+                             f"got shape {s.shape}; e.g. scale=np.abs(w).max(axis=1) / (2**(bits - 1) - 1).")
+        z = np.zeros(w.shape[0], dtype=np.int64)
     nearest = quantize(w, s, z, bits, axis=0, **grid)
     nearest_weight = dequantize(nearest, s, z, axis=0)
     nearest_error = output_error(w, nearest_weight, x)

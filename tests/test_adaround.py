@@ -173,3 +173,74 @@ def test_bad_arguments():
         adaround_layer(w, x, bits=1, progress=False)
     with pytest.raises(ValueError, match=r"x contains 1 NaN or inf"):
         adaround_layer(w, np.vstack([x[:-1], [[np.nan, 0.0, 0.0, 0.0]]]), progress=False)
+
+
+# ----------------------------------------------------------------------------- the public pieces (problem set 7)
+def test_rectified_sigmoid_grad_against_finite_differences_and_zero_where_clipped():
+    # central differences of h, step 1e-6: truncation ~1e-12 * h''' and cancellation ~1e-16 / 1e-6 = 1e-10
+    v = np.concatenate([np.linspace(-2.39, 2.39, 301), [-8.0, -3.0, 3.0, 8.0]])
+    fd = (rectified_sigmoid(v + 1e-6) - rectified_sigmoid(v - 1e-6)) / 2e-6
+    np.testing.assert_allclose(adaround.rectified_sigmoid_grad(v), fd, rtol=0, atol=1e-8)
+    assert np.all(adaround.rectified_sigmoid_grad(np.array([-3.0, -2.4, 2.4, 3.0, 1e3, -1e3])) == 0.0)  # |V| > log 11
+    assert adaround.rectified_sigmoid_grad(np.array([0.0]))[0] == pytest.approx(0.3, abs=1e-15)      # 1.2 / 4
+
+
+def test_regularizer_gradient_against_finite_differences():
+    rng = np.random.default_rng(3)
+    v = rng.normal(0, 1.5, size=40)
+    v = v[np.abs(np.abs(v) - np.log(11)) > 1e-3]           # off the kinks of the clip
+    for beta in (2.0, 7.5, 20.0):
+        grad = adaround.rounding_regularizer_grad(v, beta)
+        for i in range(v.size):
+            e = np.zeros_like(v)
+            e[i] = 1e-6
+            fd = (rounding_regularizer(rectified_sigmoid(v + e), beta)
+                  - rounding_regularizer(rectified_sigmoid(v - e), beta)) / 2e-6
+            assert grad[i] == pytest.approx(fd, abs=1e-6 * max(1.0, beta)), (beta, i)
+
+
+def test_public_pieces_are_the_loss_of_adaround():
+    """The regularizer's gradient and the soft weight are exactly what AdaRoundLoss uses."""
+    rng = np.random.default_rng(4)
+    w, scale = rng.normal(size=(5, 7)), rng.uniform(0.1, 0.3, size=5)
+    v = rng.normal(0, 2, size=w.shape)
+    gram = np.eye(7)
+    with_reg = AdaRoundLoss(w, gram, scale, -3, 3, lam=1.0)
+    without = AdaRoundLoss(w, gram, scale, -3, 3, lam=0.0)
+    np.testing.assert_allclose(with_reg(v, 5.0)[2] - without(v, 5.0)[2], adaround.rounding_regularizer_grad(v, 5.0),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(adaround.soft_weight(w, scale, v, -3, 3), with_reg.soft_weight(v))
+
+
+def test_soft_weight_and_hard_rounding_by_hand():
+    # W/s = 1.75, -1.75 (scale 0.2) and 3.8, -3.8 (scale 0.25) on the 3-bit grid [-3, 3]; floor 1, -2, 3, -4
+    w = np.array([[0.35, -0.35], [0.95, -0.95]])
+    s = np.array([0.2, 0.25])
+    v = np.array([[0.0, -50.0], [50.0, 0.0]])              # h = 1/2, 0 ; 1, 1/2
+    np.testing.assert_allclose(adaround.soft_weight(w, s, v, -3, 3),
+                               [[0.2 * 1.5, 0.2 * -2.0], [0.25 * 3.0, 0.25 * -3.0]], rtol=1e-15)  # 4 and -3.5 clipped
+    codes = adaround.hard_rounding(w, s, v, -3, 3)        # up where V >= 0 (V = 0 included), then clipped
+    assert codes.dtype == np.int64
+    np.testing.assert_array_equal(codes, [[2, -2], [3, -3]])
+    # floor, not truncation, for negative weights; every code is floor or floor + 1
+    assert adaround.floor_codes(np.array([[-0.35]]), np.array([0.2]))[0, 0] == -2.0
+
+
+def test_adaround_with_a_given_scale():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(6, 12))
+    x = rng.normal(size=(200, 12)) @ rng.normal(size=(12, 12))
+    default = adaround_layer(w, x, 3, iters=300, progress=False)
+    same = adaround_layer(w, x, 3, iters=300, progress=False, scale=default.scale)
+    np.testing.assert_array_equal(same.codes, default.codes)
+    clipped = adaround_layer(w, x, 3, iters=300, progress=False, scale=0.7 * default.scale)
+    q = w / (0.7 * default.scale)[:, None]
+    assert np.any(np.abs(q) > 3)                                        # some weights lie beyond the grid...
+    assert clipped.codes.min() >= -3 and clipped.codes.max() <= 3       # ...and are clipped to it
+    floor = np.floor(q)
+    assert np.all((clipped.codes == np.clip(floor, -3, 3)) | (clipped.codes == np.clip(floor + 1, -3, 3)))
+    assert clipped.error < clipped.nearest_error
+    with pytest.raises(ValueError, match=r"scale must hold one positive step per output channel, shape \(6,\)"):
+        adaround_layer(w, x, 3, progress=False, scale=np.ones(5))
+    with pytest.raises(ValueError, match=r"scale must hold one positive step per output channel"):
+        adaround_layer(w, x, 3, progress=False, scale=-np.ones(6))
