@@ -229,11 +229,11 @@ def _print_row(row, n, k, group_size, first):
         print("\nMedians per call; GB/s = bytes per call / time; x = NumPy time / ours; "
               "ideal = NumPy bytes / our bytes")
         print(f"{'M':>3} {'thr':>3} | {'NumPy f32':>9} {'MB/call':>8} {'GB/s':>6} | "
-              f"{'W4A16':>7} {'':>6} {'MB/call':>8} {'GB/s':>6} {'x':>6} {'ideal':>6}")
+              f"{'W4A16':>8} {'':>6} {'MB/call':>8} {'GB/s':>6} {'x':>6} {'ideal':>6}")
     print(f"{M:>3} {thr:>3} | {t_np * 1e3:>7.2f}ms {b_np / 1e6:>8.1f} {b_np / t_np / 1e9:>6.1f} |", end="")
     for i, (impl, t) in enumerate(t_ours.items()):
         lead = "" if i == 0 else f"\n{'':>8}| {'':>9} {'':>8} {'':>6} |"
-        print(f"{lead} {t * 1e3:>5.2f}ms {impl:>6} {b_w4 / 1e6:>8.1f} {b_w4 / t / 1e9:>6.1f} {t_np / t:>6.2f} "
+        print(f"{lead} {t * 1e3:>6.2f}ms {impl:>6} {b_w4 / 1e6:>8.1f} {b_w4 / t / 1e9:>6.1f} {t_np / t:>6.2f} "
               f"{b_np / b_w4:>6.2f}", end="")
     print(flush=True)
 
