@@ -30,6 +30,7 @@ from ..harness import StudentCall
 from . import bubblewrap, sandbox
 
 PACKAGE = Path(autograder.__file__).resolve().parent
+STARTUP_SECONDS = 120.0   #: for the sandbox to start Python before the first cell
 
 
 def _quantref_dir() -> Path:
@@ -45,6 +46,7 @@ class AnswerServer:
         self.scratch = Path(scratch)
         self.limits, self.uid, self.bwrap = limits, uid, bwrap
         self.cell_seconds = cell_seconds
+        self.deadline = time.monotonic() + limits.wall   #: the whole submission's wall-clock budget
         self.cells = list(cells)
         self.skipped: dict[int, str] = {}       #: cells left out, and why (for the instructor's notes)
         self.proc: subprocess.Popen | None = None
@@ -109,7 +111,10 @@ class AnswerServer:
         cell = None
         try:
             while True:
-                message = self._read(time.monotonic() + self.cell_seconds)
+                # starting Python and NumPy in the sandbox may take a while on a loaded machine: the
+                # cell limit starts with the first cell
+                limit = self.cell_seconds if cell is not None else max(self.cell_seconds, STARTUP_SECONDS)
+                message = self._read(time.monotonic() + limit)
                 if "cell" in message:
                     cell = int(message["cell"])
                     continue
@@ -179,6 +184,8 @@ class AnswerServer:
 
     def call(self, function: str, args: dict, time_limit: float) -> StudentCall:
         """Call ``function(**args)`` in the sandbox; what happened, as a :class:`StudentCall`."""
+        if time.monotonic() > self.deadline:   # the submission's time is up: no more calls
+            return StudentCall(timed_out=True)
         if self.proc is None and self.startup_error is None:
             self.restarts += 1
             self.start()
@@ -187,7 +194,7 @@ class AnswerServer:
         rid = os.urandom(8).hex()
         try:
             wire.write_message(self.proc.stdin.fileno(), {"id": rid, "function": function, "args": wire.encode(args)})
-            reply = self._read(time.monotonic() + time_limit)
+            reply = self._read(min(time.monotonic() + time_limit, self.deadline))
         except TimeoutError:
             self.kill()
             return StudentCall(timed_out=True)

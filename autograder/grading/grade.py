@@ -22,6 +22,7 @@ on several machines) share one gradebook, and Dask workers need no database acce
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import os
 import shutil
 import socket
@@ -96,7 +97,9 @@ def _is_done(course: Path, row, content: str, source: str) -> bool:
     if row["status"] == "error":
         return False
     if row["status"] == "graded":
-        return (course / "autograded" / row["student"] / row["assignment"]).is_dir()
+        # a graded notebook that was made must still be in place (a notebook whose kernel died has none)
+        made = json.loads(row["details"]).get("graded_notebook", True)
+        return not made or (course / "autograded" / row["student"] / row["assignment"]).is_dir()
     return True
 
 

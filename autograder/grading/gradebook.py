@@ -168,8 +168,11 @@ def _merge_once(gb, result: dict, run_id: str, grader: str) -> None:
             s.add(snb)
             for gc in notebook.grade_cells:
                 cell = cells.get(gc.name, {})
-                g = Grade(cell_id=gc.id, notebook=snb, auto_score=float(cell.get("score", 0.0)),
-                          needs_manual_grade=bool(cell.get("needs_manual", False)))
+                needs_manual = bool(cell.get("needs_manual", False))
+                # as nbgrader stores an answer it cannot score (a written answer): no auto_score, flagged
+                # for the Formgrader; a manual score given before is kept below, as nbgrader keeps it
+                g = Grade(cell_id=gc.id, notebook=snb, needs_manual_grade=needs_manual,
+                          auto_score=None if needs_manual else float(cell.get("score", 0.0)))
                 s.add(g)
                 if (notebook.name, gc.name, "grade") in manual:
                     g.manual_score, g.extra_credit = manual[(notebook.name, gc.name, "grade")]
@@ -183,6 +186,7 @@ def _merge_once(gb, result: dict, run_id: str, grader: str) -> None:
     max_score = sum(float(c["max_score"]) for c in cells.values())
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     details = {k: result.get(k) for k in ("reasons", "notes", "cells", "attempts", "host", "isolation")}
+    details["graded_notebook"] = bool(result.get("autograded"))
     row = dict(assignment=a_name, student=sid, content_hash=result["content_hash"],
                source_hash=result["source_hash"], status=result["status"], score=score, max_score=max_score,
                seconds=float(result["seconds"]), details=json.dumps(details), graded_at=now, grader=grader,

@@ -140,7 +140,9 @@ def _prepare(job: dict, jobdir: Path, notebooks: dict, uid: int | None) -> dict:
     (kdir / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "autograder.grading.kernel", "-" if uid is None else str(uid),
                  str(limits.processes), "-f", "{connection_file}"],
-        "display_name": "Python 3 (graded)", "language": "python"}))
+        "display_name": "Python 3 (graded)", "language": "python",
+        # an interrupt travels as a message: a signal would reach bubblewrap, not the kernel inside it
+        "interrupt_mode": "message"}))
     env = {"HOME": str(home), "TMPDIR": str(tmp), "IPYTHONDIR": str(home / ".ipython"),
            "MPLCONFIGDIR": str(tmp / "matplotlib"), "JUPYTER_PATH": str(jobdir / "jupyter"),
            "JUPYTER_CONFIG_DIR": str(jobdir / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(jobdir / "runtime"),
@@ -288,9 +290,9 @@ def _score_trusted(job: dict, result: dict, notebooks: dict, jobdir: Path, limit
                                   cell_seconds=float(limits.cell_timeout or 60))
     result["notes"] += notes
     for gid, s in scores.items():
-        if gid in result["cells"]:
-            result["cells"][gid].update(score=min(s["score"], result["cells"][gid]["max_score"]),
-                                        message=s["message"])
+        if gid in result["cells"]:   # the cell's points as the gradebook has them (tests pin registry = notebook)
+            cell = result["cells"][gid]
+            cell.update(score=cell["max_score"] if s["passed"] else 0.0, message=s["message"])
     if result["status"] == "failed":
         # nbgrader could not run the notebook to the end; the functions were graded all the same
         result["notes"] += [f"the graded notebook could not be produced ({r}); your functions were graded "

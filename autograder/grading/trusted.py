@@ -37,7 +37,7 @@ def code_cells(notebook: nbformat.NotebookNode) -> list[str]:
 
 def score(problem_set: ProblemSet, notebook: nbformat.NotebookNode, scratch: Path, limits: sandbox.Limits,
           uid: int | None, bwrap: str | None, hidden_seed: int, cell_seconds: float = 60.0):
-    """``({grade_id: {"score", "message", "mistake"}}, notes)`` for every autograded test cell of the problem set.
+    """``({grade_id: {"passed", "score", "message", "mistake"}}, notes)`` for every autograded test cell of the problem set.
 
     ``notes`` say which code cells had to be left out (they ended the sandbox's process or overran
     the cell limit): the functions of the other cells are graded all the same."""
@@ -54,8 +54,8 @@ def score(problem_set: ProblemSet, notebook: nbformat.NotebookNode, scratch: Pat
             message = verdict.message
             if verdict.notes:
                 message += "\n" + "\n".join(f"note: {n}" for n in verdict.notes)
-            out[gid] = {"score": float(points) if verdict.passed else 0.0, "message": message,
-                        "mistake": verdict.mistake}
+            out[gid] = {"passed": verdict.passed, "score": float(points) if verdict.passed else 0.0,
+                        "message": message, "mistake": verdict.mistake}
         notes = [f"code cell {i + 1} was left out when your functions were graded: {why}"
                  for i, why in sorted(server.skipped.items())]
     return out, notes
