@@ -207,6 +207,23 @@ def _(ex):
     same(ex.run(0), ex.value(1))
 
 
+@example("ps1_linear_quantization",
+         "Example: `symmetric_quantize(np.array([-2.54, -1.0, 0.5, 1.27]), 8, False)` gives "
+         "`(array([-128, -50, 25, 64], dtype=int8), 0.01992156862745098)`; with `narrow_range=True` it gives "
+         "`(array([-127, -50, 25, 64], dtype=int8), 0.02)`.")
+def _(ex):
+    def symmetric_quantize(x, bits, narrow_range):
+        scale, _ = ql.symmetric_qparams(x.min(), x.max(), bits, narrow_range=narrow_range)
+        return ql.quantize(x, scale, 0, bits, signed=True, narrow_range=narrow_range), scale
+    x = np.array([-2.54, -1.0, 0.5, 1.27])
+    for narrow, shown in ((False, 1), (True, 3)):
+        q, scale = symmetric_quantize(x, 8, narrow)
+        codes, shown_scale = ex.value(shown)
+        same(q, codes)
+        assert scale == shown_scale, (scale, shown_scale)     # 2.54 / 127.5 and 2.54 / 127, printed in full
+    assert eval(ex.code[0], {"np": np, "symmetric_quantize": symmetric_quantize})[1] == ex.value(1)[1]
+
+
 # problem set 2
 
 @example("ps2_integer_matmul",

@@ -133,3 +133,92 @@ def error_cases(suite: str, seed: int) -> list:
         Case("constant input", dict(x=np.full(10, -1.0), scale=0.1, zero_point=2, bits=8)),
     ]
     return cases
+
+
+def _repeated(values, n: int, rng=None) -> np.ndarray:
+    """Each value ``n`` times (shuffled when ``rng`` is given): many draws of one value in one call."""
+    x = np.repeat(np.asarray(values, dtype=np.float64), n)
+    return x if rng is None else rng.permutation(x)
+
+
+def stochastic_cases(suite: str, seed: int) -> list:
+    if suite == "visible":
+        return [Case("values a quarter, half and three quarters of a step past a code, 2000 draws each",
+                     dict(x=_repeated([0.25, 0.5, 0.75, -0.3, 1.5], 2000), scale=1.0, zero_point=8, bits=4, seed=0)),
+                Case("a 2-D array, 8 bits", dict(x=_repeated([0.3, -0.6, 0.5 / 64, 1.5 / 64], 1500).reshape(50, 120),
+                                                 scale=1 / 64, zero_point=128, bits=8, seed=2024)),
+                Case("values on the grid and clipped ones", dict(x=np.array([0.0, 1.0, -3.0, 9.0, 0.3] * 400),
+                                                                 scale=0.5, zero_point=2, bits=3, seed=7))]
+    rng = _rng(seed, 6)
+    cases = []
+    for i in range(4):
+        bits = int(rng.integers(2, 9))
+        scale = float(2.0 ** rng.integers(-10, 3))               # a power of two: x / scale is exact
+        qmax = 2 ** bits - 1
+        z = int(rng.integers(0, qmax + 1))
+        v = np.concatenate([rng.uniform(-z, qmax - z, size=6),   # unrounded codes, minus z, inside the grid
+                            np.array([1.5, 2.5]) - z])           # ties from an odd and an even code
+        cases.append(Case(f"random values inside the grid, {bits} bits, 3000 draws each",
+                          dict(x=_repeated(v * scale, 3000, rng), scale=scale, zero_point=z, bits=bits,
+                               seed=int(rng.integers(0, 2 ** 63)))))
+    near = np.array([0.02, 0.1, 0.9, 0.98, 0.5, 1.5, 3.0])            # fractions near 0 and 1: floor/nearest show
+    cases += [
+        Case("fractions near 0 and 1, 4000 draws each",
+             dict(x=_repeated(near * 0.25, 4000, rng), scale=0.25, zero_point=5, bits=4, seed=int(rng.integers(0, 2 ** 63)))),
+        Case("negative values (floor, not truncation)",
+             dict(x=_repeated([-0.3, -1.7, -2.5, -1.5], 3000, rng), scale=1.0, zero_point=100, bits=8, seed=int(rng.integers(0, 2 ** 63)))),
+        Case("a 3-D array", dict(x=_repeated([0.123, 0.456, 0.05, 0.15], 3000, rng).reshape(20, 20, 30), scale=0.1, zero_point=0,
+                                 bits=8, seed=int(rng.integers(0, 2 ** 63)))),
+        Case("clipping at both ends", dict(x=_repeated([-9.0, 0.3, 9.0, 7.2], 1000, rng), scale=1.0, zero_point=1, bits=3,
+                                           seed=int(rng.integers(0, 2 ** 63)))),
+        Case("seed 0", dict(x=_repeated([0.4, 0.6], 3000, rng), scale=0.5, zero_point=3, bits=2, seed=0)),
+    ]
+    return cases
+
+
+def per_group_cases(suite: str, seed: int) -> list:
+    if suite == "visible":
+        w = np.array([[0.1, -0.2, 8.0, -4.0, 0.5, 0.5], [1.0, 2.0, 3.0, 4.0, -0.01, 0.02]])
+        return [Case("2 rows of 6, groups of 2 along axis 1", dict(w=w, bits=8, axis=1, group_size=2)),
+                Case("groups of 3 along axis 1, 4 bits", dict(w=w, bits=4, axis=1, group_size=3)),
+                Case("groups of 2 along axis 0", dict(w=w.T.copy(), bits=8, axis=0, group_size=2))]
+    rng = _rng(seed, 7)
+    cases = []
+    for axis, shape, g in [(1, (4, 32), 8), (1, (3, 12), 4), (0, (12, 6), 3), (-1, (2, 3, 16), 4), (1, (2, 6, 4), 2),
+                           (0, (8, 8), 2)]:
+        scales = 10 ** rng.uniform(-3, 1, size=shape)
+        cases.append(Case(f"shape {shape}, groups of {g} along axis {axis}",
+                          dict(w=rng.normal(size=shape) * scales, bits=int(rng.integers(2, 9)), axis=axis, group_size=g)))
+    w = rng.normal(size=(3, 8))
+    w[0, :4] = 0.25        # a constant group
+    w[1, 4:] = -np.abs(w[1, 4:])
+    cases += [Case("constant and all-negative groups", dict(w=w, bits=8, axis=1, group_size=4)),
+              Case("one group per row (per channel)", dict(w=rng.normal(size=(4, 6)), bits=8, axis=1, group_size=6)),
+              Case("groups of one element", dict(w=rng.normal(size=(2, 5)), bits=4, axis=1, group_size=1)),
+              Case("square matrix, axis 0", dict(w=rng.normal(size=(6, 6)) * np.arange(1, 7), bits=8, axis=0, group_size=3))]
+    return cases
+
+
+def symmetric_cases(suite: str, seed: int) -> list:
+    if suite == "visible":
+        x = np.array([-1.0, -0.5, 0.25, 1.27])
+        return [Case("full grid [-128, 127]", dict(x=x, bits=8, narrow_range=False)),
+                Case("narrow grid [-127, 127]", dict(x=x, bits=8, narrow_range=True)),
+                Case("4 bits, narrow", dict(x=np.array([3.5, -7.0, 0.6]), bits=4, narrow_range=True))]
+    rng = _rng(seed, 8)
+    cases = []
+    for i in range(8):
+        bits = int(rng.integers(2, 9))
+        x = rng.normal(rng.normal(), 10 ** rng.uniform(-2, 2), size=tuple(rng.integers(1, 9, size=int(rng.integers(1, 3)))))
+        narrow = bool(i % 2)
+        cases.append(Case(f"random {x.ndim}-D input, {bits} bits, {'narrow' if narrow else 'full'} grid",
+                          dict(x=x, bits=bits, narrow_range=narrow)))
+    for narrow in (False, True):
+        name = "narrow" if narrow else "full"
+        cases += [Case(f"the largest magnitude is negative, {name} grid", dict(x=np.array([-2.0, 0.3, 1.1, -0.7]), bits=8, narrow_range=narrow)),
+                  Case(f"all-positive input, {name} grid", dict(x=rng.uniform(0.5, 3, size=7), bits=8, narrow_range=narrow)),
+                  Case(f"all zeros, {name} grid", dict(x=np.zeros(4), bits=8, narrow_range=narrow)),
+                  Case(f"2 bits, {name} grid", dict(x=np.array([-1.0, -0.4, 0.2, 0.6, 1.0]), bits=2, narrow_range=narrow))]
+    # amax = 127: x/s is x * 127.5/127 on the full grid, x exactly on the narrow grid (with its ties)
+    cases.append(Case("values on the narrow grid's ties", dict(x=np.array([127.0, -0.5, 1.5, 2.5, -126.5]), bits=8, narrow_range=True)))
+    return cases

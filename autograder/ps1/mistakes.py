@@ -201,3 +201,143 @@ def error_mistakes(compare):
         f("the two parts are swapped: return (clipping, rounding)",
           lambda x, scale, zero_point, bits: _error_parts(x, scale, zero_point, bits, swap=True), compare),
     ]
+
+
+# -- exercise 6: stochastic rounding -------------------------------------------------------------
+
+def _codes(got):
+    try:
+        return np.asarray(got).astype(np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _deterministic(round_fn):
+    """The answer is exactly ``clip(round_fn(x / s) + z)``: a deterministic rounding where a random one belongs."""
+    def matches(got, args, expected):
+        q = _codes(got)
+        want = np.clip(round_fn(expected.ratio) + expected.zero_point, expected.qmin, expected.qmax)
+        return q is not None and q.shape == want.shape and bool(np.array_equal(q, want))
+    return matches
+
+
+def _ceil_share_like(target):
+    """Every non-integer value is rounded up a share ``target(p)`` of the time (within 5 sigma)."""
+    from . import STOCHASTIC_SIGMAS, _ceil_fractions
+
+    def matches(got, args, expected):
+        q = _codes(got)
+        if q is None or q.shape != expected.v.shape:
+            return False
+        shares = _ceil_fractions(got, expected)
+        return bool(shares) and all(abs(up - target(p)) <= STOCHASTIC_SIGMAS * np.sqrt(max(target(p) * (1 - target(p)), p * (1 - p)) / n)
+                                    for p, up, n in shares)
+    return matches
+
+
+def _one_draw_for_all(got, args, expected):
+    """One random number ``u`` for the whole array: every value with fraction ``p > u`` is rounded up, the rest down.
+
+    So every copy of a value is rounded the same way, and the values rounded up are exactly those
+    with the largest fractions.  (Round to nearest rounds the ties 8.5 and 9.5 in different
+    directions, which no single ``u`` does; the cases hold such ties.)
+    """
+    q = _codes(got)
+    if q is None or q.shape != expected.v.shape:
+        return False
+    flat = q.ravel()
+    up, down = [], []
+    for value, idx in expected.groups():
+        fl = np.floor(value)
+        if value == fl:
+            continue
+        if np.all(flat[idx] == fl + 1):
+            up.append(value - fl)
+        elif np.all(flat[idx] == fl):
+            down.append(value - fl)
+        else:
+            return False
+    return bool(up or down) and (not up or not down or min(up) > max(down))
+
+
+def stochastic_mistakes():
+    return [
+        Mistake("round to nearest: stochastic rounding rounds up with probability x/s - floor(x/s), not whenever "
+                "that fraction is at least 1/2", _deterministic(np.rint)),
+        Mistake("always floor: add 1 when a uniform draw u < x/s - floor(x/s)", _deterministic(np.floor)),
+        Mistake("rounds up with probability 1/2 whatever the fraction (a coin flip is biased unless the fraction "
+                "is 1/2): round up when u < x/s - floor(x/s)", _ceil_share_like(lambda p: 0.5)),
+        Mistake("the comparison is the wrong way round (u > p rounds up with probability 1 - p): round up when "
+                "u < x/s - floor(x/s)", _ceil_share_like(lambda p: 1 - p)),
+        Mistake("one random number for the whole array: draw one per element, rng.random(x.shape)", _one_draw_for_all),
+    ]
+
+
+# -- exercise 7: per-group quantization -----------------------------------------------------------
+
+def _per_group_with(w, bits, axis, group_size, layout="consecutive"):
+    """Asymmetric per-group quantization with the groups formed in another way."""
+    w = np.asarray(w, dtype=np.float64)
+    axis = axis % w.ndim
+    if layout == "last_axis":
+        axis = w.ndim - 1
+    moved = np.moveaxis(w, axis, -1)
+    n = moved.shape[-1]
+    if n % group_size:
+        raise ValueError("does not divide")
+    n_groups = n // group_size
+    if layout == "strided":      # element j in group j % n_groups
+        grouped = moved.reshape(moved.shape[:-1] + (group_size, n_groups)).swapaxes(-1, -2)
+    else:
+        grouped = moved.reshape(moved.shape[:-1] + (n_groups, group_size))
+    if layout == "per_channel":
+        lo = np.repeat(moved.min(axis=-1, keepdims=True), n_groups, axis=-1)[..., None]
+        hi = np.repeat(moved.max(axis=-1, keepdims=True), n_groups, axis=-1)[..., None]
+    else:
+        lo, hi = grouped.min(axis=-1, keepdims=True), grouped.max(axis=-1, keepdims=True)
+    s, z = asymmetric_qparams(lo, hi, bits)
+    q = np.clip(np.rint(grouped / s) + z, 0, 2 ** bits - 1)
+    if layout == "strided":
+        q = q.swapaxes(-1, -2)
+    q = np.moveaxis(q.reshape(moved.shape), -1, axis).astype(np.uint8)
+    return q, np.moveaxis(s[..., 0], -1, axis), np.moveaxis(z[..., 0], -1, axis)
+
+
+def per_group_mistakes(compare):
+    f = Mistake.from_function
+    return [
+        f("strided groups (element j in group j mod n_groups): a group is G consecutive elements along the axis",
+          lambda w, bits, axis, group_size: _per_group_with(w, bits, axis, group_size, "strided"), compare),
+        f("one range per channel repeated for each group: each group of G elements needs its own min and max",
+          lambda w, bits, axis, group_size: _per_group_with(w, bits, axis, group_size, "per_channel"), compare),
+        f("the groups were cut along the last axis whatever `axis` says",
+          lambda w, bits, axis, group_size: _per_group_with(w, bits, axis, group_size, "last_axis"), compare),
+    ]
+
+
+# -- exercise 8: symmetric quantization, full and narrow grids --------------------------------------
+
+def _symmetric_with(x, bits, narrow_range, *, divisor=None, amax="abs", round_fn=np.rint):
+    x = np.asarray(x, dtype=np.float64)
+    qmin, qmax = integer_grid(bits, signed=True, narrow_range=narrow_range)
+    a = max(-x.min(), x.max(), 0.0) if amax == "abs" else max(x.max(), 0.0)
+    d = divisor(bits, narrow_range) if divisor else (qmax - qmin) / 2
+    scale = max(a / d, float(np.finfo(np.float32).eps))
+    return np.clip(round_fn(x / scale), qmin, qmax).astype(np.int8), scale
+
+
+def symmetric_mistakes(compare):
+    f = Mistake.from_function
+    return [
+        f("the narrow divisor 2^(b-1) - 1 (127) on the full grid [-128, 127]: the full grid divides by "
+          "(2^b - 1)/2 = 127.5",
+          lambda x, bits, narrow_range: _symmetric_with(x, bits, narrow_range, divisor=lambda b, n: 2 ** (b - 1) - 1), compare),
+        f("the full divisor (2^b - 1)/2 (127.5) on the narrow grid [-127, 127]: the narrow grid divides by 127",
+          lambda x, bits, narrow_range: _symmetric_with(x, bits, narrow_range, divisor=lambda b, n: (2 ** b - 1) / 2), compare),
+        f("divided by 2^(b-1) (128): the full grid divides by 127.5, the narrow one by 127",
+          lambda x, bits, narrow_range: _symmetric_with(x, bits, narrow_range, divisor=lambda b, n: 2 ** (b - 1)), compare),
+        f("the range is max(x), not max|x|: a large negative value must set the scale too",
+          lambda x, bits, narrow_range: _symmetric_with(x, bits, narrow_range, amax="max"), compare),
+        f("ties are rounded away from zero; round half to even (np.round)",
+          lambda x, bits, narrow_range: _symmetric_with(x, bits, narrow_range, round_fn=round_half_away), compare),
+    ]
