@@ -25,6 +25,8 @@ import quantref.codebook as cb
 import quantref.integer as qi
 import quantref.linear as ql
 import quantref.llm as llm
+import quantref.formats as formats
+import quantref.lowbit as lowbit
 from quantref.calibration import MinMaxObserver, MovingAverageMinMaxObserver, PercentileObserver
 from quantref.kernels import int_matmul, int_matmul_terms
 from quantref.pq import ProductQuantizer, quantize_tables, scan
@@ -81,6 +83,12 @@ REFERENCE = {
     "ps6_product_quantization": dict(
         train_prototypes=_train_prototypes,
         quantize_tables=lambda t: (lambda qt: (qt.tables, qt.offsets, qt.scale))(quantize_tables(t))),
+    "ps8_low_bit_weights": dict(
+        groupwise_quantize=lambda w, group_size, bits=4: (lambda q: (q.codes, q.scales, q.zero_points))(
+            lowbit.quantize_groupwise(w, bits, group_size)),
+        pack_nibbles=lowbit.pack_nibbles, unpack_nibbles=lowbit.unpack_nibbles,
+        encode_e4m3=lambda x: formats.encode_e4m3(x, saturate=True), decode_e4m3=formats.decode_e4m3,
+        encode_nf4=lambda x, block_size=64: (lambda q: (q.codes, q.absmax))(formats.encode_nf4(x, block_size))),
 }
 
 
@@ -513,6 +521,56 @@ def _(ex):
     np.testing.assert_array_equal(offsets, ex.value(2))
     np.testing.assert_array_equal(scale, ex.value(3))
     assert 2.0 ** np.floor(np.log2(255 / 2)) == 2 ** 6 == scale[0]
+
+
+# problem set 8
+
+@example("ps8_low_bit_weights",
+         "Example: `groupwise_quantize(np.array([[-1.0, 0.5, 2.0, 3.0]]), group_size=2)` gives codes `[[0, 15, 10, 15]]`, "
+         "scales `[[0.1, 0.2]]` and zero points `[[10, 0]]`.")
+def _(ex):
+    codes, scales, zero_points = ex.run(0)
+    same(codes, np.array(ex.value(1), np.uint8))
+    np.testing.assert_allclose(scales, ex.value(2), rtol=1e-15)      # 1.5 / 15 and 3 / 15 in float64
+    np.testing.assert_array_equal(zero_points, ex.value(3))
+
+
+@example("ps8_low_bit_weights",
+         "Example: `pack_nibbles(np.array([[1, 2, 15, 0]], dtype=np.uint8))` gives `array([[33, 15]], dtype=uint8)`.")
+def _(ex):
+    same(ex.run(0), ex.value(1))
+    assert 1 + 16 * 2 == 33 and 15 + 16 * 0 == 15
+
+
+@example("ps8_low_bit_weights",
+         "Example: `unpack_nibbles(np.array([[33, 15]], dtype=np.uint8))` gives `array([[ 1,  2, 15,  0]], dtype=uint8)`.")
+def _(ex):
+    same(ex.run(0), ex.value(1))
+
+
+@example("ps8_low_bit_weights",
+         "Example: `encode_e4m3(np.array([0.1, -3.0, 1000.0], dtype=np.float32))` gives "
+         "`array([ 29, 196, 126], dtype=uint8)`.")
+def _(ex):
+    same(ex.run(0), ex.value(1))
+
+
+@example("ps8_low_bit_weights",
+         "Example: `decode_e4m3(np.array([0x38, 0x01, 0x7E, 0xFE, 0x7F], dtype=np.uint8))` gives "
+         "`[1.0, 0.001953125, 448.0, -448.0, nan]`.")
+def _(ex):
+    got = ex.run(0)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.array(ex.value(1)))      # NaN where NaN
+
+
+@example("ps8_low_bit_weights",
+         "Example: `encode_nf4(np.array([0.5, -1.0, 0.04, 2.0]), block_size=4)` gives codes `[10, 2, 7, 15]` and "
+         "absmax `[2.0]`.")
+def _(ex):
+    codes, absmax = ex.run(0)
+    same(codes, np.array(ex.value(1), np.uint8))
+    same(absmax, np.array(ex.value(2), np.float32))
 
 
 # -- the tests -------------------------------------------------------------------------------------------
