@@ -180,3 +180,40 @@ def test_bad_input(low_rank):
         amm(low_rank)
     with pytest.raises(ValueError, match=r"B must have shape \(D, n_out\) with D=32"):
         amm.fit(low_rank[:500], np.zeros((31, 2)), progress=False)
+
+
+# -- MaddnessEncoder.from_trees: given trees, the codes of g <- 2g + [a_j > t] ------------------------
+
+def _walk(a, dims, thr):
+    """One row, one codebook, written out as the paper's loop (independent of the kernels)."""
+    g = 0
+    for level in range(4):
+        g = 2 * g + (1 if a[dims[level]] > thr[level][g] else 0)
+    return g
+
+
+@pytest.mark.parametrize("backend", ["numpy", None])
+def test_from_trees_encodes_as_the_tree_walk(backend):
+    rng = np.random.default_rng(3)
+    C, D, n = 3, 7, 40
+    dims = rng.integers(0, D, size=(C, 4))
+    thr = rng.normal(size=(C, 4, 8)).astype(np.float32)
+    A = rng.normal(size=(n, D)).astype(np.float32)
+    A[:5, dims[0, 0]] = thr[0, 0, 0]                     # ties at the root go left
+    enc = MaddnessEncoder.from_trees(dims, thr, d=D)
+    want = np.array([[_walk(a, dims[c], thr[c]) for c in range(C)] for a in A], dtype=np.uint8)
+    np.testing.assert_array_equal(enc.encode(A, backend=backend), want)
+    assert not (enc.encode(A[:5], backend=backend)[:, 0] >= 8).any()
+
+
+def test_from_trees_refuses_bad_trees():
+    with pytest.raises(ValueError, match="split_dims must be an integer array of shape"):
+        MaddnessEncoder.from_trees(np.zeros((2, 3), dtype=int), np.zeros((2, 4, 8)), d=4)
+    with pytest.raises(ValueError, match="thresholds must have shape"):
+        MaddnessEncoder.from_trees(np.zeros((2, 4), dtype=int), np.zeros((2, 4, 4)), d=4)
+    with pytest.raises(ValueError, match="column indices"):
+        MaddnessEncoder.from_trees(np.full((1, 4), 4), np.zeros((1, 4, 8)), d=4)
+    with pytest.raises(ValueError, match="NaN"):
+        MaddnessEncoder.from_trees(np.zeros((1, 4), dtype=int), np.full((1, 4, 8), np.nan), d=4)
+    with pytest.raises(ValueError, match="d must be a positive integer"):
+        MaddnessEncoder.from_trees(np.zeros((1, 4), dtype=int), np.zeros((1, 4, 8)), d=0)

@@ -121,6 +121,51 @@ class MaddnessEncoder:
         self.split_dims = self.thresholds = self.prototypes = None
         self.d = None
 
+    @classmethod
+    def from_trees(cls, split_dims, thresholds, d: int) -> "MaddnessEncoder":
+        r"""An encoder with given trees (no prototypes): for encoding rows of dimension ``d``.
+
+        ``split_dims[c, l]`` is the column of A compared at level ``l`` of codebook ``c``, and
+        ``thresholds[c, l, g]`` the threshold of node ``g`` of that level (entries ``g >= 2**l`` are
+        never read).  :meth:`encode` then computes, per row ``a`` and codebook ``c``,
+
+        .. math::
+
+            g \leftarrow 0; \qquad g \leftarrow 2g + [\,a_{j_{c,l}} > t_{c,l,g}\,], \quad l = 0, 1, 2, 3.
+
+        Parameters
+        ----------
+        split_dims : array_like of int, shape (C, 4)
+            Column indices in ``[0, d)``.
+        thresholds : array_like of float, shape (C, 4, 8)
+            Converted to float32, as :meth:`fit` learns them.
+        d : int
+            Dimension of the rows to encode.
+
+        Examples
+        --------
+        >>> enc = MaddnessEncoder.from_trees([[0, 1, 0, 1]], np.zeros((1, 4, 8)), d=2)
+        >>> enc.encode(np.array([[1.0, -1.0], [-1.0, 1.0]], dtype=np.float32))
+        array([[10],
+               [ 5]], dtype=uint8)
+        """
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral) or int(d) < 1:
+            raise ValueError(f"d must be a positive integer, got {d!r}.")
+        dims = np.asarray(split_dims)
+        if dims.ndim != 2 or dims.shape[1] != LEVELS or not np.issubdtype(dims.dtype, np.integer):
+            raise ValueError(f"split_dims must be an integer array of shape (C, {LEVELS}), got "
+                             f"{dims.dtype} {dims.shape}.")
+        thr = np.asarray(thresholds, dtype=np.float32)
+        if thr.shape != (dims.shape[0], LEVELS, LEAVES // 2):
+            raise ValueError(f"thresholds must have shape ({dims.shape[0]}, {LEVELS}, {LEAVES // 2}) for "
+                             f"{dims.shape[0]} codebooks, got {thr.shape}.")
+        if np.isnan(thr).any():
+            raise ValueError("thresholds contain NaN; use +inf for a node that sends every row left.")
+        enc = cls(dims.shape[0])
+        enc.split_dims, enc.thresholds, enc.d = dims.astype(np.int64), np.ascontiguousarray(thr), int(d)
+        enc._need_fitted()                  # checks the column indices against d
+        return enc
+
     @property
     def is_fitted(self) -> bool:
         return self.split_dims is not None
