@@ -7,6 +7,9 @@ under each test cell its score and its message -- the checks' diagnosis of a wro
 TESTS`` and ``### END HIDDEN TESTS`` is replaced by a note, and a test cell's outputs are reduced
 to the error's message (no traceback, which would quote the test's lines) and its printed lines.
 The hidden checks' messages name a failing case by its label only, never by its inputs.
+Written answers are graded by hand in the Formgrader (:mod:`.manual`): until the instructor has
+graded one, the page shows it as *pending: graded by hand* (counted as 0 in the total, which says
+so); afterwards, the instructor's score.
 It is nbgrader's feedback folder, so ``nbgrader release_feedback`` can hand the pages out.
 """
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import gradebook
+from . import gradebook, manual
 from .course import exercise_of
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
@@ -28,7 +31,7 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}
 pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
 .score{font-weight:bold;padding:.2rem .5rem;border-radius:.3rem;display:inline-block;margin:.3rem 0}
-.full{background:#d8f5d0}.part{background:#fde9c4}.zero{background:#f8d0d0}
+.full{background:#d8f5d0}.pending{background:#dde6f5}.part{background:#fde9c4}.zero{background:#f8d0d0}
 .jp-InputPrompt,.jp-OutputPrompt{display:none}"""
 
 
@@ -36,7 +39,12 @@ def strip_hidden(source: str) -> str:
     return HIDDEN.sub(HIDDEN_NOTE, source)
 
 
-def _badge(score: float, max_score: float) -> str:
+def _badge(score: float, max_score: float, state: str = "auto") -> str:
+    if state == "pending":
+        return f'<div class="score pending">Score: {manual.PENDING} ({max_score:g} points)</div>'
+    if state == "manual":
+        kind = "full" if score >= max_score else "zero" if score <= 0 else "part"
+        return f'<div class="score {kind}">Score: {score:g} / {max_score:g} (graded by hand)</div>'
     kind = "full" if score >= max_score else "zero" if score <= 0 else "part"
     return f'<div class="score {kind}">Score: {score:g} / {max_score:g}</div>'
 
@@ -79,6 +87,11 @@ def feedback_notebook(nb: nbformat.NotebookNode, cells: dict) -> nbformat.Notebo
             continue
         if cell.cell_type == "markdown":
             cell.source = math_to_mathml(cell.source)
+            if meta.get("grade") and gid in cells:  # a written answer: its hand grade, or pending
+                c = cells[gid]
+                out += [cell, nbformat.v4.new_markdown_cell(_badge(c["score"], c["max_score"],
+                                                                   c.get("state", "auto")))]
+                continue
         if cell.cell_type == "code":
             for o in cell.get("outputs", []):
                 if o.get("output_type") == "error":
@@ -94,10 +107,17 @@ def _summary(student: str, assignment: str, row) -> str:
     for gid, c in details["cells"].items():
         s, m = by_ex.get(exercise_of(gid), (0.0, 0.0))
         by_ex[exercise_of(gid)] = (s + c["score"], m + c["max_score"])
-    rows = "".join(f"<tr><td>{html.escape(e)}</td><td>{s:g} / {m:g}</td></tr>" for e, (s, m) in by_ex.items())
+    states = {exercise_of(gid): c.get("state", "auto") for gid, c in details["cells"].items()}
+    rows = "".join(f"<tr><td>{html.escape(e)}</td><td>{s:g} / {m:g}</td></tr>" if states[e] != "pending" else
+                   f"<tr><td>{html.escape(e)}</td><td>{manual.PENDING} ({m:g} points)</td></tr>"
+                   for e, (s, m) in by_ex.items())
     total = sum(s for s, _ in by_ex.values()), sum(m for _, m in by_ex.values())
+    waiting = manual.pending(details["cells"])
+    note = (f" ({len(waiting)} written answer{'s' if len(waiting) > 1 else ''}, "
+            f"{sum(details['cells'][g]['max_score'] for g in waiting):g} points, {manual.PENDING}: "
+            f"counted as 0 until graded)" if waiting else "")
     parts = [f"<h1>Feedback: {html.escape(assignment)}</h1>",
-             f"<p>Student <b>{html.escape(student)}</b>: <b>{total[0]:g} / {total[1]:g}</b> points.</p>",
+             f"<p>Student <b>{html.escape(student)}</b>: <b>{total[0]:g} / {total[1]:g}</b> points{note}.</p>",
              f"<table><tr><th>exercise</th><th>score</th></tr>{rows}</table>"]
     if details["reasons"]:
         parts.append("<h2>Your notebook could not be graded normally</h2><ul>" +
@@ -128,8 +148,11 @@ def write_feedback(course: Path, assignment: str, db_url: str, students: list[st
     gb = gradebook.open_gradebook(db_url)
     try:
         rows = {r["student"]: r for r in gradebook.run_rows(gb, assignment)}
+        hand = manual.hand_grades(gb, assignment)
     finally:
         gb.close()
+    for student, row in rows.items():  # the written answers: the instructor's score, or pending
+        row["details"]["cells"] = manual.cells_with_hand_grades(row["details"]["cells"], hand.get(student))
     written = []
     for student in sorted(students or rows):
         row = rows.get(student)

@@ -8,8 +8,11 @@ embedded in the page, so the page can be mailed on its own):
    messages, counted once per student;
 3. the time spent grading each submission;
 
-then a table of every submission that was not graded normally or that the grader repaired,
-with the reasons recorded for it.
+then the written answers graded by hand in the Formgrader (:mod:`.manual`): each student's
+score on each, or *pending: graded by hand* while the instructor has not graded it (scores and
+totals count a pending answer as 0 and say how many are pending); and a table of every
+submission that was not graded normally or that the grader repaired, with the reasons recorded
+for it.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import html
 import re
 from pathlib import Path
 
-from . import gradebook
+from . import gradebook, manual
 from .course import exercise_of
 
 MISTAKE = re.compile(r"^Likely mistake: (.+)$", re.M)
@@ -51,8 +54,15 @@ def report(course: Path, assignment: str, db_url: str, out: Path | None = None) 
     gb = gradebook.open_gradebook(db_url)
     try:
         runs = gradebook.run_rows(gb, assignment)
+        hand = manual.hand_grades(gb, assignment)
     finally:
         gb.close()
+    for r in runs:  # the run rows hold the autograded scores; add what was graded by hand since
+        r["details"]["cells"] = manual.cells_with_hand_grades(r["details"]["cells"], hand.get(r["student"]))
+        r["score"] = sum(c["score"] for c in r["details"]["cells"].values())
+    written = list(dict.fromkeys(gid for r in runs for gid, c in r["details"]["cells"].items()
+                                 if c["state"] != "auto"))
+    waiting = sum(len(manual.pending(r["details"]["cells"])) for r in runs)
     per_ex: dict = collections.defaultdict(lambda: collections.defaultdict(float))
     maxima: dict = collections.defaultdict(float)
     for r in runs:
@@ -122,11 +132,21 @@ def report(course: Path, assignment: str, db_url: str, out: Path | None = None) 
             "img{max-width:100%}</style></head><body>",
             f"<h1>Grade report: {html.escape(assignment)}</h1>",
             f"<p>{len(runs)} submissions: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) +
-            f". Mean score {mean:.2f} / {runs[0]['max_score'] if runs else 0:g}.</p>"]
+            f". Mean score {mean:.2f} / {runs[0]['max_score'] if runs else 0:g}"
+            + (f"; {waiting} written answers {manual.PENDING}, counted as 0 until graded" if waiting else "")
+            + ".</p>"]
     for title, data in images:
         page.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{data}'>")
     page.append("<h2>Diagnosed mistakes</h2><table><tr><th>students</th><th>mistake</th></tr>"
                 f"{mistakes_html}</table>")
+    if written:
+        head = "".join(f"<th>{html.escape(g)}</th>" for g in written)
+        body = "".join(
+            f"<tr><td>{html.escape(r['student'])}</td>" + "".join(
+                f"<td>{html.escape(manual.describe(r['details']['cells'][g]))}</td>" if g in r["details"]["cells"]
+                else "<td></td>" for g in written) + "</tr>" for r in runs)
+        page.append(f"<h2>Written answers (graded by hand in the Formgrader)</h2><p>{waiting} pending.</p>"
+                    f"<table><tr><th>student</th>{head}</tr>{body}</table>")
     page.append("<h2>Submissions not graded normally, or repaired</h2><table><tr><th>student</th><th>status</th>"
                 f"<th>score</th><th>reasons and notes</th></tr>{rows_html}</table></body></html>")
     target = out / "report.html"
