@@ -10,7 +10,14 @@ implementations in ``tests/fixtures/<psN>_wrong``):
 * each kept wrong implementation marked ``NBGRADER = True`` loses points on the exercise it
   breaks, and nowhere else but the exercises whose solution calls it (``USES``);
 * a submission that writes to stderr and warns still gets full marks (nbgrader zeroes a test
-  cell whose output has stderr; the checks keep it off).
+  cell whose output has stderr; the checks keep it off);
+* the written answers (manually graded markdown cells ``written_N``) are not autograded: answered,
+  nbgrader leaves them without a score and flags them for grading by hand; left as released,
+  nbgrader scores them 0 and flags nothing.
+
+"Full marks" and "zero" count the autograded test cells only (the exercises of the registry): a
+written answer has no score until an instructor grades it in the Formgrader, so the solution's
+total cannot include it.
 
 Conventions: an exercise ``name`` has a solution cell ``name_solution`` and test cells
 ``name_visible`` and ``name_hidden``.
@@ -89,34 +96,38 @@ def graded(request, tmp_path_factory):
     nbgrader_cmd("autograde", a, "--force", cwd=course)
 
     from nbgrader.api import Gradebook
-    scores = {}
+    scores, written = {}, {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in submissions:
             nb = gb.find_submission_notebook(a, a, student)
             cells = {g.name: (g.score, g.max_score) for g in nb.grades}
+            # the written answers stay out of the exercise scores below (only autograded test
+            # cells count: a manually graded answer has no score until graded by hand)
+            written[student] = {g.name: (g.auto_score, g.needs_manual_grade) for g in nb.grades
+                                if g.cell.cell_type == "markdown"}
             scores[student] = {e: (sum(cells[f"{e}_{k}"][0] for k in ("visible", "hidden")),
                                    sum(cells[f"{e}_{k}"][1] for k in ("visible", "hidden")))
                                for e in checks.EXERCISES}
-    return checks, scores, wrong
+    return checks, scores, wrong, written
 
 
 def test_solution_gets_full_marks(graded):
-    _, scores, _ = graded
+    _, scores, _, _ = graded
     assert all(score == full > 0 for score, full in scores["solution"].values()), scores["solution"]
 
 
 def test_untouched_release_gets_zero(graded):
-    _, scores, _ = graded
+    _, scores, _, _ = graded
     assert sum(score for score, _ in scores["untouched"].values()) == 0
 
 
 def test_stderr_and_warnings_do_not_zero_a_test_cell(graded):
-    _, scores, _ = graded
+    _, scores, _, _ = graded
     assert all(score == full for score, full in scores["noisy"].values()), scores["noisy"]
 
 
 def test_wrong_implementations_lose_points_on_their_exercise_only(graded):
-    checks, scores, wrong = graded
+    checks, scores, wrong, _ = graded
     assert len(wrong) >= 5, "keep at least five wrong implementations graded end to end"
     for student, exercise in wrong.items():
         per_ex = scores[student]
@@ -125,3 +136,12 @@ def test_wrong_implementations_lose_points_on_their_exercise_only(graded):
         for other, (score, full) in per_ex.items():
             if other not in hit:
                 assert score == full, f"{student} should not cost {other} points: {per_ex}"
+
+
+def test_written_answers_are_left_for_grading_by_hand(graded):
+    _, _, _, written = graded
+    assert len(written["solution"]) >= 2, "every problem set has at least two written answers"
+    for gid, (auto, needs) in written["solution"].items():
+        assert auto is None and needs, f"an answered {gid} must wait for the Formgrader, not be autograded"
+    for gid, (auto, needs) in written["untouched"].items():
+        assert auto == 0 and not needs, f"{gid} left as released: nbgrader scores 0, nothing to grade"
