@@ -21,6 +21,7 @@ import pytest
 
 from course_helpers import ROOT
 
+import quantref.adaround as ar
 import quantref.codebook as cb
 import quantref.integer as qi
 import quantref.linear as ql
@@ -83,6 +84,13 @@ REFERENCE = {
     "ps6_product_quantization": dict(
         train_prototypes=_train_prototypes,
         quantize_tables=lambda t: (lambda qt: (qt.tables, qt.offsets, qt.scale))(quantize_tables(t))),
+    "ps7_adaptive_rounding": dict(
+        rectified_sigmoid=ar.rectified_sigmoid, rectified_sigmoid_grad=ar.rectified_sigmoid_grad,
+        initial_v=lambda w, scale: ar.initial_v(w / scale[:, None] - ar.floor_codes(w, scale)),
+        rounding_regularizer=lambda v, beta: (ar.rounding_regularizer(ar.rectified_sigmoid(v), beta),
+                                              ar.rounding_regularizer_grad(v, beta)),
+        beta_schedule=lambda iters: [ar.beta_at(t, iters) for t in range(iters)],
+        soft_weight=ar.soft_weight, hard_rounding=ar.hard_rounding),
     "ps8_low_bit_weights": dict(
         groupwise_quantize=lambda w, group_size, bits=4: (lambda q: (q.codes, q.scales, q.zero_points))(
             lowbit.quantize_groupwise(w, bits, group_size)),
@@ -521,6 +529,61 @@ def _(ex):
     np.testing.assert_array_equal(offsets, ex.value(2))
     np.testing.assert_array_equal(scale, ex.value(3))
     assert 2.0 ** np.floor(np.log2(255 / 2)) == 2 ** 6 == scale[0]
+
+
+# problem set 7
+
+@example("ps7_adaptive_rounding",
+         "Example: `rectified_sigmoid(np.array([-3.0, -1.0, 0.0, 1.0, 3.0]))` gives "
+         "`array([0., 0.2227, 0.5, 0.7773, 1.])` (to 4 decimals).")
+def _(ex):
+    same(ex.run(0), ex.value(1), decimals=4)
+
+
+@example("ps7_adaptive_rounding",
+         r"Example: `rectified_sigmoid_grad(np.array([-3.0, -1.0, 0.0, 1.0, 3.0]))` gives "
+         r"`array([0., 0.2359, 0.3, 0.2359, 0.])` (to 4 decimals): at $V = \pm 3$ the clip is active.")
+def _(ex):
+    same(ex.run(0), ex.value(1), decimals=4)
+    assert ar.rectified_sigmoid_grad(np.array([-3.0, 3.0])).tolist() == [0.0, 0.0]     # exactly 0: clipped
+
+
+@example("ps7_adaptive_rounding",
+         r"Example: `initial_v(np.array([[0.35, -0.35, 0.1], [1.3, 0.05, -2.0]]), np.array([0.2, 0.5]))` gives "
+         r"`array([[ 0.8873, -0.8873, 0.], [ 0.3365, -1.6094, -2.3979]])` (to 4 decimals; the last weight is $-4$ "
+         r"steps exactly).")
+def _(ex):
+    same(ex.run(0), ex.value(1), decimals=4)
+    assert -2.0 / 0.5 == -4 and ex.run(0)[1, 2] == -np.log(11.0)                      # rest 0: V = -log 11
+
+
+@example("ps7_adaptive_rounding",
+         r"Example: `rounding_regularizer(np.array([0.0, 1.0, 50.0]), 2.0)` gives `(1.6925, array([0., -0.5233, 0.]))` "
+         r"(to 4 decimals): $h = 1/2$ contributes 1 and no gradient, $h(50) = 1$ contributes neither.")
+def _(ex):
+    same(ex.run(0), ex.value(1), decimals=4)
+
+
+@example("ps7_adaptive_rounding",
+         "Example: `beta_schedule(10)` gives `[None, None, 20.0, 17.75, 15.5, 13.25, 11.0, 8.75, 6.5, 4.25]`.")
+def _(ex):
+    assert ex.run(0) == ex.value(1)
+
+
+@example("ps7_adaptive_rounding",
+         r"Example: `soft_weight(np.array([[0.95, -0.95, 0.45]]), np.array([0.25]), np.array([[5.0, -5.0, 0.3]]), -3, 3)` "
+         r"gives `array([[ 0.75, -0.75, 0.3973]])` (to 4 decimals): $W/s = 3.8$ and $-3.8$ lie beyond the 3-bit grid "
+         r"and are clipped to $\pm 3$ steps.")
+def _(ex):
+    same(ex.run(0), ex.value(1), decimals=4)
+    assert np.allclose(np.array([0.95, -0.95]) / 0.25, [3.8, -3.8])
+
+
+@example("ps7_adaptive_rounding",
+         "Example: `hard_rounding(np.array([[0.35, -0.35, 0.1]]), np.array([0.2]), np.array([[0.0, 50.0, -1.0]]), -3, 3)` "
+         "gives `array([[ 2, -1,  0]])`.")
+def _(ex):
+    same(ex.run(0), ex.value(1))
 
 
 # problem set 8
