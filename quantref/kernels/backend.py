@@ -224,3 +224,22 @@ def check_num_threads(num_threads) -> int:
             or int(num_threads) < 1:
         raise ValueError(f"num_threads must be a positive integer or None (every core), got {num_threads!r}.")
     return int(num_threads)
+
+
+def kernel_threads(num_threads) -> int:
+    """The thread count a compiled kernel gets: ``None`` -> every core this process may run on
+    (its CPU affinity), else the positive int given; the rule of ``quantref.pq`` (``threads``),
+    so that ``num_threads`` means the same in the GEMM, LUT and PQ kernels.
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_num_threads`.
+    """
+    n = check_num_threads(num_threads)
+    if n:
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):      # no affinity API (macOS, Windows)
+        return max(1, os.cpu_count() or 1)

@@ -157,8 +157,8 @@ def int_matmul(a, b, a_zero_point=0, b_zero_point=0, *, backend: str | None = No
         zero point was fixed when packing: leave ``b_zero_point`` at 0).  Plain codes are packed
         on the fly when the compiled kernel is built: same result, slower per call.
     num_threads : int or None
-        Threads of the compiled kernel; None: every core (OpenMP's default), as in the LUT and
-        PQ kernels.
+        Threads of the compiled kernel; None: every core this process may run on, as in the PQ
+        kernels (:func:`~quantref.kernels.backend.kernel_threads`).
 
     Examples
     --------

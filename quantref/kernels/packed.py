@@ -29,7 +29,7 @@ import importlib
 
 import numpy as np
 
-from .backend import check_num_threads, get_backend
+from .backend import get_backend, kernel_threads
 
 _SIGNED = np.dtype(np.int8)
 
@@ -175,5 +175,5 @@ def packed_matmul(a: np.ndarray, w: PackedWeights, za: np.ndarray, *, backend: s
     out = np.empty((M, N), dtype=np.int32)
     a_bytes = np.ascontiguousarray(a).view(np.uint8)
     g.gemm_packed(a_bytes, signed, w.packed, N, out, w.colterm(za_u), w._zb_s32, gemm_tier(),
-                  check_num_threads(num_threads))
+                  kernel_threads(num_threads))
     return out
