@@ -133,10 +133,12 @@ def test_written_questions_are_hand_graded_with_a_rubric_the_student_never_sees(
         assert cell.cell_type == "markdown"
         assert meta["grade"] and meta["solution"] and not meta["locked"] and meta["points"] == 2
         assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
-        assert "Rubric" in cell.source
+        assert "Model answer" in cell.source and "Rubric" in cell.source
         assert gid not in ps8.PROBLEM_SET.cells, "the autograder leaves the written answers alone"
-        assert rel[gid].source.strip() == "YOUR ANSWER HERE"
-        assert src[f"{gid}_task"].metadata["nbgrader"]["locked"]
+        question = cell.source[:cell.source.index("### BEGIN SOLUTION")].strip()
+        assert question.startswith(f"**Question {gid[-1]} (2 points).**")
+        assert rel[gid].source == question + "\n\nYOUR ANSWER HERE", rel[gid].source
+    assert src["written_task"].metadata["nbgrader"]["locked"]
     rubrics = [c.source for c in worked.cells if "Rubric" in c.source]
     assert len(rubrics) == 2 and not any("BEGIN SOLUTION" in r for r in rubrics)
 
