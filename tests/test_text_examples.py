@@ -531,6 +531,37 @@ def _(ex):
     assert 2.0 ** np.floor(np.log2(255 / 2)) == 2 ** 6 == scale[0]
 
 
+@example("ps6_product_quantization",
+         "Example: with one codebook, `split_dims = [[0, 1, 0, 1]]` and every threshold 0, the row $[1, -1]$ gets the "
+         "bits 1, 0, 1, 0, that is the code $8 + 2 = 10$ (binary 1010), and the row $[-1, 1]$ the code $4 + 1 = 5$ (binary 0101); this is "
+         "the first visible case.")
+def _(ex):
+    from autograder.ps6 import cases
+    from quantref.pq import MaddnessEncoder
+    dims = np.array(ex.assignments()["split_dims"])
+    enc = MaddnessEncoder.from_trees(dims, np.zeros((1, 4, 8)), d=2)
+    codes = enc.encode(np.array([[1.0, -1.0], [-1.0, 1.0]], dtype=np.float32))
+    assert codes[:, 0].tolist() == [0b1010, 0b0101] == [10, 5]
+    first = cases.maddness_cases("visible", 0)[0].args
+    np.testing.assert_array_equal(first["split_dims"], dims)
+    assert not first["thresholds"].any() and first["A"][:2].tolist() == [[1.0, -1.0], [-1.0, 1.0]]
+
+
+@example("ps6_product_quantization",
+         r"Example: the codes `[[1, 2], [3, 4]]` (two rows, two subspaces) give one block and one pair: byte 0 is "
+         r"$1 + 16 \cdot 2 = 33$ (row 0), byte 2 is $3 + 16 \cdot 4 = 67$ (row 1), and the other 30 bytes are 0 (this "
+         r"is the first visible case).")
+def _(ex):
+    from autograder.ps6 import cases
+    from quantref.pq import pack_codes_4bit
+    codes = np.array(ex.value(0), dtype=np.uint8)
+    data = pack_codes_4bit(codes).data
+    assert data.shape == (1, 1, 32)
+    assert data[0, 0, 0] == 1 + 16 * 2 == 33 and data[0, 0, 2] == 3 + 16 * 4 == 67
+    assert np.count_nonzero(data) == 2
+    np.testing.assert_array_equal(cases.pack_cases("visible", 0)[0].args["codes"], codes)
+
+
 # problem set 7
 
 @example("ps7_adaptive_rounding",

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from quantref.pq import ProductQuantizer, quantize_tables, scan
+from quantref.pq import MaddnessEncoder, ProductQuantizer, pack_codes_4bit, quantize_tables, scan
 
 from ..checking import (ProblemSet, Raised, Exercise, compare_float_array, compare_integer_array,
                         compare_tuple)
@@ -130,6 +130,14 @@ def _ref_quantize(tables):
     return qt.tables, qt.offsets, qt.scale
 
 
+def _ref_maddness_encode(A, split_dims, thresholds):
+    return MaddnessEncoder.from_trees(split_dims, thresholds, d=np.shape(A)[1]).encode(A)
+
+
+def _ref_pack(codes):
+    return pack_codes_4bit(codes).data
+
+
 EXERCISES = {
     "train_prototypes": Exercise("train_prototypes", _ref_train, _compare_prototypes, cases.train_cases,
                                  mistakes.build(mistakes.train_wrong(), _compare_prototypes) + mistakes.train_extra(),
@@ -143,6 +151,10 @@ EXERCISES = {
     "quantize_tables": Exercise("quantize_tables", _ref_quantize, _compare_quantized, cases.quantize_cases,
                                 mistakes.build(mistakes.quantize_wrong(), _compare_quantized)
                                 + mistakes.quantize_extra(), points=(1, 3)),
+    "maddness_encode": Exercise("maddness_encode", _ref_maddness_encode, _compare_codes, cases.maddness_cases,
+                                mistakes.build(mistakes.maddness_wrong(), _compare_codes), points=(1, 3)),
+    "pack_codes_4bit": Exercise("pack_codes_4bit", _ref_pack, _compare_codes, cases.pack_cases,
+                                mistakes.build(mistakes.pack_wrong(), _compare_codes), points=(1, 3)),
 }
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantref.pq import ProductQuantizer
+from quantref.pq import MaddnessEncoder, ProductQuantizer
 
 from ..checking import Case
 
@@ -273,4 +273,81 @@ def quantize_cases(suite: str, seed: int) -> list:
     ranges = _dyadic_tables(rng, 3, 4, 16) * np.array([0.01, 1.0, 40.0], dtype=np.float32)[:, None, None]
     cases.append(Case("queries of very different ranges",
                       dict(tables=ranges if _safe_spreads(ranges) else _dyadic_tables(rng, 3, 4, 16))))
+    return cases
+
+
+# -- exercise 6: the MADDNESS hash-tree encoder ---------------------------------------------------------
+
+def _trees(rng, C: int, D: int):
+    """Random trees: split columns in [0, D), float32 thresholds, +inf where a level has no node."""
+    dims = rng.integers(0, D, size=(C, 4)).astype(np.int64)
+    thr = np.full((C, 4, 8), np.inf, dtype=np.float32)
+    for level in range(4):
+        thr[:, level, :2 ** level] = rng.normal(size=(C, 2 ** level))
+    return dims, thr
+
+
+def _on_thresholds(rng, A, dims, thr, count: int):
+    """Set ``count`` entries of A to the threshold their row meets at level 0 or 1: exact ties."""
+    A = A.copy()
+    for i in rng.choice(len(A), size=min(count, len(A)), replace=False):
+        c = int(rng.integers(0, dims.shape[0]))
+        A[i, dims[c, 0]] = thr[c, 0, 0]
+    return A
+
+
+def maddness_cases(suite: str, seed: int) -> list:
+    if suite == "visible":
+        dims = np.array([[0, 1, 0, 1]])
+        thr = np.zeros((1, 4, 8), dtype=np.float32)
+        A = np.array([[1.0, -1.0], [-1.0, 1.0], [0.5, 0.5], [0.0, 0.0]], dtype=np.float32)
+        dims2 = np.array([[2, 0, 1, 3], [1, 1, 2, 0]])
+        thr2 = np.full((2, 4, 8), np.inf, dtype=np.float32)
+        thr2[:, 0, 0] = [0.0, 1.0]
+        thr2[:, 1, :2] = [[-0.5, 0.5], [0.0, 2.0]]
+        thr2[:, 2, :4] = [[0.0, 1.0, -1.0, 0.25], [-2.0, -1.0, 1.5, 0.0]]
+        thr2[:, 3, :8] = [[0.0, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 0.0], [1.0, 0.0, -1.0, 0.5, 0.25, -0.25, 2.0, -2.0]]
+        rng = _rng(0, 60)
+        B = _float32(rng.normal(size=(6, 4)))
+        B[0] = [0.5, 1.0, 0.0, 0.0]                                    # ties: 1.0 and 0.0 equal thresholds
+        return [Case("one codebook, every threshold 0 (the zero row is a tie at every level: code 0)",
+                     dict(A=A, split_dims=dims, thresholds=thr)),
+                Case("two codebooks, a threshold per node", dict(A=B, split_dims=dims2, thresholds=thr2))]
+    rng = _rng(seed, 6)
+    cases = []
+    for n, C, D in [(50, 4, 16), (20, 1, 3), (64, 8, 32), (7, 2, 2)]:
+        dims, thr = _trees(rng, C, D)
+        A = _on_thresholds(rng, _float32(rng.normal(size=(n, D))), dims, thr, n // 5)
+        cases.append(Case(f"{n} rows, {C} codebooks, D = {D}, some entries equal to a threshold",
+                          dict(A=A, split_dims=dims, thresholds=thr)))
+    train = _float32(rng.normal(size=(400, 8)) @ rng.normal(size=(8, 8)))
+    enc = MaddnessEncoder(2).fit(train, progress=False)
+    cases.append(Case("trees learned by MADDNESS on correlated rows (every code 0-15)",
+                      dict(A=_float32(rng.normal(size=(60, 8)) @ rng.normal(size=(8, 8))),
+                           split_dims=enc.split_dims, thresholds=enc.thresholds)))
+    dims = np.zeros((3, 4), dtype=np.int64)                            # one column for every level
+    thr = np.full((3, 4, 8), np.inf, dtype=np.float32)
+    for level in range(4):
+        thr[:, level, :2 ** level] = np.linspace(-1, 1, 2 ** level, dtype=np.float32)
+    cases.append(Case("every level splits the same column", dict(A=_float32(rng.uniform(-2, 2, size=(30, 1))),
+                                                                 split_dims=dims, thresholds=thr)))
+    dims, thr = _trees(rng, 2, 5)
+    cases.append(Case("a single row", dict(A=_float32(rng.normal(size=(1, 5))), split_dims=dims, thresholds=thr)))
+    return cases
+
+
+# -- exercise 7: the 4-bit fast-scan layout -------------------------------------------------------------
+
+def pack_cases(suite: str, seed: int) -> list:
+    if suite == "visible":
+        return [Case("2 rows, 2 subspaces", dict(codes=np.array([[1, 2], [3, 4]], dtype=np.uint8))),
+                Case("32 rows, 2 subspaces: one full block",
+                     dict(codes=np.stack([np.arange(32) % 16, 15 - np.arange(32) % 16], axis=1).astype(np.uint8))),
+                Case("40 rows, 3 subspaces (padding)", dict(codes=(np.arange(120).reshape(40, 3) % 16).astype(np.uint8)))]
+    rng = _rng(seed, 7)
+    cases = []
+    for n, M in [(64, 4), (33, 2), (100, 7), (16, 8), (31, 1), (96, 16)]:
+        cases.append(Case(f"{n} rows, {M} subspaces", dict(codes=rng.integers(0, 16, size=(n, M), dtype=np.uint8))))
+    cases += [Case("every code 15", dict(codes=np.full((40, 4), 15, dtype=np.uint8))),
+              Case("a single row", dict(codes=rng.integers(0, 16, size=(1, 5), dtype=np.uint8)))]
     return cases

@@ -324,3 +324,68 @@ WRONG = {"train_prototypes": train_wrong, "encode": encode_wrong, "build_tables"
 SHAPE_ERRORS = {TABLES_TRANSPOSED, AGG_TRANSPOSED,
                 "the table was indexed as T[j, k, m]: the tables are (nq, M, K), so subspace m's entry for row i is "
                 "T[j, m, codes[i, m]]"}
+
+
+# -- exercise 6: the MADDNESS hash-tree encoder ----------------------------------------------------------
+
+def _maddness(A, split_dims, thresholds, *, compare=np.greater, node="path", code="msb_first"):
+    A = np.asarray(A, dtype=np.float64)
+    dims = np.asarray(split_dims)
+    thr = np.asarray(thresholds, dtype=np.float64)
+    n, C = len(A), dims.shape[0]
+    codes = np.zeros((n, C), dtype=np.int64)
+    for c in range(C):
+        g = np.zeros(n, dtype=np.int64)
+        for level in range(4):
+            t = thr[c, level, g if node == "path" else 0]
+            bit = compare(A[:, dims[c, level]], t).astype(np.int64)
+            g = 2 * g + bit if code == "msb_first" else g + (bit << level)
+        codes[:, c] = g
+    return codes.astype(np.uint8)
+
+
+def maddness_wrong() -> list:
+    return [
+        ("a >= t instead of a > t: a value equal to the threshold must go left (bit 0)",
+         lambda **kw: _maddness(**kw, compare=np.greater_equal)),
+        ("the bits were put in reverse order (g + 2^level * bit): the first level's bit is the highest, "
+         "g <- 2g + bit, and the node of the next level is that g",
+         lambda **kw: _maddness(**kw, code="lsb_first")),
+        ("the first threshold of each level for every node: level l has 2^l nodes, and the row's node g "
+         "(its bits so far) selects thresholds[c, l, g]",
+         lambda **kw: _maddness(**kw, node="first")),
+    ]
+
+
+# -- exercise 7: the 4-bit fast-scan layout --------------------------------------------------------------
+
+def _pack(codes, *, rows="interleaved", nibbles="even_low", pad=True):
+    codes = np.asarray(codes).astype(np.uint8)
+    n, M = codes.shape
+    nblocks = -(-n // 32) if pad else n // 32
+    out = np.zeros((nblocks, -(-M // 2), 32), dtype=np.uint8)
+    r = np.arange(n) % 32
+    if rows == "interleaved":
+        byte = np.where(r < 16, 2 * r, 2 * (r - 16) + 1)
+    elif rows == "halves_swapped":
+        byte = np.where(r < 16, 2 * r + 1, 2 * (r - 16))
+    else:
+        byte = r
+    for m in range(M):
+        shift = 4 * (m % 2) if nibbles == "even_low" else 4 * (1 - m % 2)
+        keep = np.arange(n) // 32 < nblocks
+        out[np.arange(n)[keep] // 32, m // 2, byte[keep]] |= (codes[keep, m] << shift).astype(np.uint8)
+    return out
+
+
+def pack_wrong() -> list:
+    return [
+        ("rows in order within a block (byte j holds row j): byte 2j holds row j and byte 2j + 1 row 16 + j",
+         lambda codes: _pack(codes, rows="in_order")),
+        ("the two halves of the block swapped: byte 2j holds row j (the first half), byte 2j + 1 row 16 + j",
+         lambda codes: _pack(codes, rows="halves_swapped")),
+        ("the nibbles swapped: the even subspace 2p goes in the low nibble, the odd one 2p + 1 in the high nibble",
+         lambda codes: _pack(codes, nibbles="even_high")),
+        ("the rows were not padded to whole blocks of 32: ceil(n / 32) blocks, the missing rows with code 0",
+         lambda codes: _pack(codes, pad=False)),
+    ]
