@@ -236,10 +236,10 @@ def _ref_qat_train(layers, x, y, w_bits, a_bits, epochs, batch_size, lr, c, seed
 
 EXERCISES = {
     "update_minmax": Exercise("update_minmax", _ref_update_minmax, _compare_range, cases.update_minmax_cases,
-                              mistakes.build(mistakes.update_minmax_wrong(), _compare_range), points=(1, 2)),
+                              mistakes.build(mistakes.update_minmax_wrong(), _compare_range), points=(1, 1)),
     "moving_average_update": Exercise("moving_average_update", _ref_moving_average, _compare_range,
                                       cases.moving_average_cases,
-                                      mistakes.build(mistakes.moving_average_wrong(), _compare_range), points=(1, 2)),
+                                      mistakes.build(mistakes.moving_average_wrong(), _compare_range), points=(1, 1)),
     "percentile_range": Exercise("percentile_range", _ref_percentile, _compare_range, cases.percentile_cases,
                                  mistakes.build(mistakes.percentile_wrong(), _compare_range), points=(1, 2)),
     "fake_quantize": Exercise("fake_quantize", _ref_fake_quantize, _compare_values, cases.fake_quantize_cases,

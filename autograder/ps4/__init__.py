@@ -123,7 +123,7 @@ def _ref_error(y, x, w):
 
 EXERCISES = {
     "outlier_columns": Exercise("outlier_columns", _ref_outliers, _compare_indices, cases.outlier_cases,
-                                mistakes.build(mistakes.outlier_wrong(), _compare_indices) + mistakes.outlier_extra(), points=(1, 2)),
+                                mistakes.build(mistakes.outlier_wrong(), _compare_indices) + mistakes.outlier_extra(), points=(1, 1)),
     "quantize_rows": Exercise("quantize_rows", _ref_rows, _compare_rows, cases.quantize_rows_cases,
                               mistakes.build(mistakes.quantize_rows_wrong(), _compare_rows)
                               + mistakes.quantize_rows_extra(), points=(1, 2)),
@@ -132,9 +132,9 @@ EXERCISES = {
     "smoothing_factors": Exercise("smoothing_factors", _ref_factors, _compare_factors, cases.smoothing_cases,
                                   mistakes.build(mistakes.smoothing_wrong(), _compare_factors), points=(1, 2)),
     "smooth": Exercise("smooth", _ref_smooth, _compare_smoothed, cases.smooth_cases,
-                       mistakes.build(mistakes.smooth_wrong(), _compare_smoothed) + mistakes.smooth_extra(), points=(1, 2)),
+                       mistakes.build(mistakes.smooth_wrong(), _compare_smoothed) + mistakes.smooth_extra(), points=(1, 1)),
     "relative_error": Exercise("relative_error", _ref_error, _compare_error, cases.relative_error_cases,
-                               mistakes.build(mistakes.relative_error_wrong(), _compare_error), points=(1, 2)),
+                               mistakes.build(mistakes.relative_error_wrong(), _compare_error), points=(1, 1)),
 }
 
 

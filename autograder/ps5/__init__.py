@@ -119,13 +119,13 @@ EXERCISES = {
                                mistakes.build(mistakes.lut_wrong(), _compare_lookup) + mistakes.lut_extra()
                                + [Mistake.from_function(name, silent, _compare_lookup)
                                   for name, silent in mistakes.LUT_SILENT],
-                               points=(1, 2), raises=("IndexError", "ValueError")),
+                               points=(1, 1), raises=("IndexError", "ValueError")),
     "pack_codes": Exercise("pack_codes", _ref_pack, _compare_bytes, cases.pack_cases,
                            mistakes.build(mistakes.pack_wrong(), _compare_bytes), points=(1, 2)),
     "unpack_codes": Exercise("unpack_codes", _ref_unpack, _compare_bytes, cases.unpack_cases,
                              mistakes.build(mistakes.unpack_wrong(), _compare_bytes) + mistakes.unpack_extra(), points=(1, 2)),
     "storage_cost": Exercise("storage_cost", _ref_storage, _compare_storage, cases.storage_cases,
-                             mistakes.build(mistakes.storage_wrong(), _compare_storage), points=(1, 2)),
+                             mistakes.build(mistakes.storage_wrong(), _compare_storage), points=(1, 1)),
 }
 
 
