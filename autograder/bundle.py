@@ -92,8 +92,9 @@ def write_student_bundle(out: Path) -> list[Path]:
     for ps in problem_sets().values():
         short = ps.assignment.split("_")[0]
         (pkg / short).mkdir()
-        for name in ("__init__.py", "mistakes.py"):
-            shutil.copy(ROOT / "autograder" / short / name, pkg / short / name)
+        for path in sorted((ROOT / "autograder" / short).glob("*.py")):   # the checks and the modules they import
+            if path.name != "cases.py":
+                shutil.copy(path, pkg / short / path.name)
         cases = (ROOT / "autograder" / short / "cases.py").read_text()
         (pkg / short / "cases.py").write_text(strip_hidden_cases(cases))
     for name in TOP_FILES:
