@@ -82,7 +82,7 @@ def sigmoid_cases(suite: str, seed: int) -> list:
              dict(v=np.array([-_EDGE - 1e-3, -_EDGE + 1e-3, _EDGE - 1e-3, _EDGE + 1e-3, -2.0, 2.0]))),
         Case("very large |V|", dict(v=np.array([-100.0, -30.0, 30.0, 100.0]))),
         Case("V = 0 exactly", dict(v=np.zeros((2, 3)))),
-        Case("a single value (0-d array)", dict(v=np.array(0.7))),
+        Case("a single value", dict(v=np.array([0.7]))),
     ]
     return cases
 
