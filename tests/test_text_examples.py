@@ -11,6 +11,7 @@ until every "Example" paragraph is listed).
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -665,6 +666,65 @@ def _(ex):
     codes, absmax = ex.run(0)
     same(codes, np.array(ex.value(1), np.uint8))
     same(absmax, np.array(ex.value(2), np.float32))
+
+
+# problem set 9
+@example("ps9_capstone",
+         r"Example: `w = [[[[1.0]]]]`, `b = [1.0]`, `gamma = [2.0]`, `beta = [0.5]`, `mean = [3.0]`, "
+         r"`var = [4.0 - 1e-5]`, `eps = 1e-5` gives the factor $2/2 = 1$, so `w_folded = [[[[1.0]]]]` and "
+         r"`b_folded = [-1.5]` ($(1 - 3) \cdot 1 + 0.5 = -1.5$).")
+def _(ex):
+    from quantref.conv import fold_batch_norm
+    v = ex.assignments()
+    w, b = fold_batch_norm(np.array(v["w"]), v["b"], v["gamma"], v["beta"], v["mean"], v["var"], v["eps"])
+    same(w, np.array(v["w_folded"]))
+    same(b, np.array(v["b_folded"]))
+
+
+@example("ps9_capstone",
+         "Example: `w = [[[[1.27, -0.5], [0.02, 0.0]]], [[[2.54, 0.01], [-1.0, 0.3]]]]` has scales `[0.01, 0.02]` and "
+         "codes `[[[[127, -50], [2, 0]]], [[[127, 0], [-50, 15]]]]` (0.01 / 0.02 = 0.5 rounds to 0, the even neighbour).")
+def _(ex):
+    w = np.array(ex.assignments()["w"])
+    codes, scales = qi.quantize_weights_per_channel(w.reshape(len(w), -1))
+    same(codes.reshape(w.shape), np.array(ex.value(2), np.int8))
+    np.testing.assert_allclose(scales, ex.value(1), rtol=1e-12)       # 1.27 / 127 in binary floating point
+
+
+@example("ps9_capstone",
+         "Example: `quantize_conv_bias(np.array([0.5, -0.25]), 0.1, np.array([0.5, 0.01]))` gives "
+         "`array([10, -250], dtype=int32)`.")
+def _(ex):
+    same(eval(ex.code[0], {"np": np, "quantize_conv_bias": qi.quantize_bias}), ex.value(1))
+
+
+@example("ps9_capstone",
+         r"Example: `layer_multipliers(0.5, np.array([0.06]), 0.1)` has $M = 0.3 = 0.6 \cdot 2^{-1}$ and gives "
+         r"`(array([1288490189]), array([1]))`.")
+def _(ex):
+    def layer_multipliers(input_scale, weight_scales, output_scale):
+        return qi.quantize_multiplier(input_scale * weight_scales / output_scale)
+    m0, shift = eval(ex.code[0], {"np": np, "layer_multipliers": layer_multipliers})
+    shown_m0, shown_shift = ex.value(1)
+    same(m0.astype(np.int64), shown_m0)
+    same(shift.astype(np.int64), shown_shift)
+    assert math.isclose(0.6 * 2 ** -1, 0.5 * 0.06 / 0.1) and round(0.6 * 2 ** 31) == shown_m0[0]
+
+
+@example("ps9_capstone",
+         "Example (the first visible case): a 3 × 3 image `[[10, 20, 30], [40, 50, 60], [70, 80, 90]]`, $z_x = 0$, a "
+         "kernel with 2 at its centre and −1 at its top-left corner, bias 100, $M_0 = 2^{30}$, shift 1 (so $M = 1/4$), "
+         r"$z_{out} = 5$, no ReLU: the centre pixel's accumulator is $2 \cdot 50 - 10 + 100 = 190$, and $190/4 = 47.5$ "
+         "rounds half away from zero to 48, so its code is $48 + 5 = 53$.")
+def _(ex):
+    from quantref.conv import im2col
+    x = np.array(ex.value(0), np.uint8).reshape(1, 1, 3, 3)
+    w = np.zeros((1, 9), np.int8)
+    w[0, 4], w[0, 0] = 2, -1                                            # centre, top-left
+    acc = int_matmul(im2col(x, 3, 1, pad_value=0), np.ascontiguousarray(w.T)) + 100
+    assert acc.reshape(3, 3)[1, 1] == 190
+    codes = qi.requantize(acc, (2 ** 30, 1), 5, 0, 255).reshape(3, 3)
+    assert codes[1, 1] == 53
 
 
 # -- the tests -------------------------------------------------------------------------------------------
