@@ -168,7 +168,7 @@ def payoff_table(model, qat_model, x_calibration, x_test, y_test) -> dict:
                                             x_test, y)
     table["ptq_int8_percentile"] = _integer_row(integer_network(folded, percentile_qparams(folded, x_calibration)),
                                                 x_test, y)
-    int4 = lambda w: fake_quantize_per_channel(w, WEIGHT_BITS)  # noqa: E731
+    int4 = lambda w: fake_quantize_per_channel(w, WEIGHT_BITS)
     table["ptq_int4_weights"] = _accuracy_row(_with_weights(folded, int4), x_test, y, _int4_bytes(folded))
     qat = convnet(qat_model, dtype=np.float64)
     table["qat_int4_weights"] = _accuracy_row(_with_weights(qat, int4), x_test, y, _int4_bytes(qat))
