@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 
 from autograder.grading import synthetic
+from autograder.problem_sets import problem_sets
 from course_helpers import COURSE, venv_env
 
 A = "ps1_linear_quantization"
+#: the autograded score of a fully correct submission: every test cell's points, from the registry
+FULL = sum(sum(e.points) for e in problem_sets()[A].exercises.values())
 #: limits for tests: short cell limit for the endless loop, enough memory for the 100 MB print
 LIMITS = ["--cell-timeout", "10", "--timeout", "150", "--memory", "1536", "--quiet"]
 

@@ -16,7 +16,7 @@ import re
 import pytest
 
 from autograder.grading import synthetic
-from grading_support import (A, LIMITS, all_text, cell_scores, cli, exercise_scores, make_course, runs,
+from grading_support import (A, FULL, LIMITS, all_text, cell_scores, cli, exercise_scores, make_course, runs,
                              scratch_dir, submit)
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def test_good_students_score_as_when_graded_alone(graded, tmp_path):
     in_class = cell_scores(db, GOOD)
     by_themselves = cell_scores(f"sqlite:///{alone / 'gradebook.db'}")
     assert in_class == by_themselves
-    assert sum(in_class["alice"].values()) == 15 and sum(in_class["carol"].values()) < 15
+    assert sum(in_class["alice"].values()) == FULL and sum(in_class["carol"].values()) < FULL
 
 
 def test_rerun_skips_unchanged_and_force_regrades(graded):
@@ -92,7 +92,7 @@ def test_rerun_skips_unchanged_and_force_regrades(graded):
         (course / "submitted" / "alice" / A / f"{A}.ipynb").read_bytes())   # a resubmission
     out = cli("grade", A, "--course", str(course), "--scratch", str(scratch_dir()), *LIMITS)
     assert "1 to grade" in out.stdout
-    assert runs(db)["empty"]["score"] == 15
+    assert runs(db)["empty"]["score"] == FULL
     cli("grade", A, "--course", str(course), "--student", "invalid-json", "--force", "--scratch",
         str(scratch_dir()), *LIMITS)
     after = runs(db)

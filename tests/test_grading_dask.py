@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from course_helpers import venv_env
-from grading_support import A, LIMITS, _free_port, cell_scores, cli, make_course, postgres_server, runs, submit
+from grading_support import A, FULL, LIMITS, _free_port, cell_scores, cli, make_course, postgres_server, runs, submit
 
 pytestmark = pytest.mark.slow
 __all__ = ["postgres_server"]
@@ -54,7 +54,7 @@ def test_grade_a_class_on_a_dask_cluster(dask_cluster, postgres_server, tmp_path
     out = cli("grade", A, "--course", str(course), "--db", db, "--dask", dask_cluster, *LIMITS)
     assert f"Dask cluster {dask_cluster}" in out.stdout
     scores = {s: sum(c.values()) for s, c in cell_scores(db).items()}
-    assert scores["d1"] == scores["d4"] == 15 and 0 < scores["d2"] < 15 and scores["d3"] == 0
+    assert scores["d1"] == scores["d4"] == FULL and 0 < scores["d2"] < FULL and scores["d3"] == 0
     got = runs(db)
     assert got["d3"]["status"] == "rejected" and "invalid JSON" in got["d3"]["details"]["reasons"][0]
     assert (course / "autograded" / "d1" / A / f"{A}.ipynb").exists()

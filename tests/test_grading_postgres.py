@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from course_helpers import venv_env
-from grading_support import A, LIMITS, cell_scores, log, make_course, postgres_server, runs, scratch_dir, submit
+from grading_support import A, FULL, LIMITS, cell_scores, log, make_course, postgres_server, runs, scratch_dir, submit
 
 pytestmark = pytest.mark.slow
 __all__ = ["postgres_server"]
@@ -30,8 +30,8 @@ def test_two_graders_at_once(postgres_server, tmp_path):
     outs = [p.communicate(timeout=400)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     scores = {s: sum(c.values()) for s, c in cell_scores(db).items()}
-    assert scores == {"p1": 15, "p2": scores["p2"], "p3": 15, "p4": scores["p4"], "p5": 0}
-    assert scores["p2"] < 15 and scores["p4"] < 15
+    assert scores == {"p1": FULL, "p2": scores["p2"], "p3": FULL, "p4": scores["p4"], "p5": 0}
+    assert scores["p2"] < FULL and scores["p4"] < FULL
     assert {s: r["score"] for s, r in runs(db).items()} == scores
     merges = [r["student"] for r in log(db)]
     assert sorted(set(merges)) == sorted(KINDS) and merges.count("p3") in (1, 2)

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from course_helpers import venv_env
-from grading_support import A, LIMITS, cli, log, make_course, runs, scratch_dir, submit, wait_for
+from grading_support import A, FULL, LIMITS, cli, log, make_course, runs, scratch_dir, submit, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def test_killing_the_whole_command_loses_nothing(tmp_path):
     db = f"sqlite:///{db_path}"
     merges = [r["student"] for r in log(db)]
     assert sorted(merges) == students, "each student graded exactly once over the two runs"
-    assert all(r["score"] == 15 for r in runs(db).values())
+    assert all(r["score"] == FULL for r in runs(db).values())
 
 
 def test_a_killed_job_is_graded_again(tmp_path):
@@ -70,5 +70,5 @@ def test_a_killed_job_is_graded_again(tmp_path):
     db = f"sqlite:///{course / 'gradebook.db'}"
     assert sorted(r["student"] for r in log(db)) == ["t1", "t2", "t3"]
     got = runs(db)
-    assert all(r["score"] == 15 and r["status"] == "graded" for r in got.values()), got
+    assert all(r["score"] == FULL and r["status"] == "graded" for r in got.values()), got
     assert any("graded again" in n for n in got[victim]["details"]["notes"]), got[victim]["details"]
