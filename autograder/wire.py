@@ -59,9 +59,9 @@ def encode(value, depth: int = 0):
     if t is np.ndarray:
         if not _dtype_ok(value.dtype):
             raise EncodeError(f"an array of dtype {value.dtype} cannot be graded (use numbers)")
-        arr = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<"))
+        arr = value.astype(value.dtype.newbyteorder("<"), copy=False)   # keeps the shape, 0-d included
         return {"__ndarray__": arr.dtype.str, "shape": list(arr.shape),
-                "data": base64.b64encode(arr.tobytes()).decode()}
+                "data": base64.b64encode(arr.tobytes(order="C")).decode()}
     raise EncodeError(f"a value of type {t.__module__}.{t.__qualname__} cannot be graded: "
                       f"return NumPy arrays, numbers, tuples or lists")
 
