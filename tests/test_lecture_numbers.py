@@ -418,6 +418,17 @@ SOLUTION_CLAIMS: dict[str, list[Claim]] = {
               r"(?:float|uint8) tables, relative error of Q X\^T: ([\d.]+)",
               lambda prose, computed: abs(computed[1] - computed[0]) < 0.01 * computed[0]),
     ],
+    # the written answers' model answers quote the payoff table that the worked solution prints
+    "ps9_capstone": [
+        Claim(r"costs a couple of test images \(([\d.]+) %\), and fine-tuning with the 4-bit weights in the loop "
+              r"recovers them \(([\d.]+) %\)",
+              lambda out: [_value(re.search(rf"^{row}\s+([\d.]+)%", out, re.M).group(1))
+                           for row in ("ptq_int4_weights", "qat_int4_weights")]),
+        Claim(r"The 4-bit weight rows are the smallest \(([\d,]+) bytes for int4 codes with per-channel scales; "
+              r"([\d,]+) with k-means codebooks\), about 7× below float32's ([\d,]+); int8 integer-only is ([\d,]+) bytes",
+              lambda out: [_value(re.search(rf"^{row}\s+[\d.]+%\s+([\d,]+)", out, re.M).group(1))
+                           for row in ("ptq_int4_weights", "kmeans_4bit_weights", "float32", "ptq_int8_minmax")]),
+    ],
 }
 
 
