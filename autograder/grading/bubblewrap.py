@@ -94,6 +94,8 @@ def base_args(root: bool) -> list[str]:
     # as root: no user namespace (the code drops to a slot uid itself); otherwise an unprivileged one
     args += (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
               "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if root else ["--unshare-all"])
+    # the private /tmp first: what is bound below it afterwards (a venv or a course in /tmp) stays visible
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
@@ -105,7 +107,7 @@ def base_args(root: bool) -> list[str]:
             args += ["--ro-bind", path, path]
     for d in _python_dirs():
         args += ["--ro-bind", d, d]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--hostname", "sandbox"]
+    args += ["--hostname", "sandbox"]
     return args
 
 
