@@ -74,8 +74,7 @@ class AnswerServer:
         who = [str(self.uid), str(self.limits.processes)] if self.uid is not None else ["-", "0"]
         if self.bwrap is None:  # --no-sandbox: the instructor asked for it, and the report says so
             return [sys.executable, str(PACKAGE / "answer_server.py"), str(self.cells_file), *who]
-        hidden = [d for d in (_quantref_dir(), PACKAGE)
-                  if any(str(d).startswith(p + "/") for p in bubblewrap._python_dirs())]  # noqa: SLF001
+        hidden = [d for d in (_quantref_dir(), PACKAGE) if bubblewrap.in_python_dirs(d)]
         return bubblewrap.command(
             self.bwrap, [sys.executable, "/grader/answer_server.py", str(self.cells_file), *who],
             writable=[self.scratch / "home", self.scratch / "work"], readable=[],
@@ -87,10 +86,7 @@ class AnswerServer:
         sandbox.apply_limits({"memory_mb": self.limits.memory_mb, "cpu": self.limits.cpu,
                               "file_mb": self.limits.file_mb})
         if self.uid is None:  # no slot uid: bound the processes all the same (counted per uid)
-            import resource
-            mine = sum(1 for p in sandbox._pids() if sandbox._real_uid(p) == os.getuid())  # noqa: SLF001
-            n = mine + self.limits.processes
-            resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+            sandbox.limit_own_processes(self.limits.processes)
         sandbox._prctl_pdeathsig()  # noqa: SLF001
 
     def start(self) -> None:

@@ -88,6 +88,11 @@ def _python_dirs() -> list[str]:
     return kept
 
 
+def in_python_dirs(path: Path) -> bool:
+    """Whether ``path`` lies inside the Python installation that every sandbox binds already."""
+    return any(str(path).startswith(d + "/") for d in _python_dirs())
+
+
 def base_args(root: bool) -> list[str]:
     """Namespaces, the read-only system and Python, /proc, /dev, a private /tmp."""
     args = ["--die-with-parent", "--new-session"]

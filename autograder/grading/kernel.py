@@ -40,13 +40,11 @@ def _into_sandbox(bwrap: str, uid_arg: str, nproc: str, rest: list[str]) -> None
         os.chmod(conn, 0o644)   # bound alone into the sandbox, for the slot uid to read
     else:  # no slot uid: bound this user's processes all the same (a fork bomb stops at the limit)
         from . import sandbox
-        mine = sum(1 for p in sandbox._pids() if sandbox._real_uid(p) == os.getuid())  # noqa: SLF001
-        resource.setrlimit(resource.RLIMIT_NPROC, (mine + int(nproc), mine + int(nproc)))
+        sandbox.limit_own_processes(int(nproc))
     env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
     env.update(TMPDIR="/tmp", MPLCONFIGDIR="/tmp/matplotlib", PATH="/usr/bin:/bin", AUTOGRADER_TRUSTED_GRADING="1",
                AUTOGRADER_INSIDE="1")
-    readable = [d for d in _package_dirs()
-                if not any(str(d).startswith(p + "/") for p in bubblewrap._python_dirs())]  # noqa: SLF001
+    readable = [d for d in _package_dirs() if not bubblewrap.in_python_dirs(d)]
     argv = [sys.executable, "-m", "autograder.grading.kernel", uid_arg, nproc, *rest]
     cmd = bubblewrap.command(bwrap, argv, writable=[Path.cwd(), home, ipc], readable=readable,
                              files={str(conn): conn}, chdir=Path.cwd(), env=env)
