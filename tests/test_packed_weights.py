@@ -63,9 +63,10 @@ def reference(a, b, za, zb):
 
 
 # (M, K, N): M = 1, N = 1, K = 1..3 (partial quad), K not a multiple of 64, M not a multiple of 6
-# or 32 (micro-kernel / AMX tile rows), N not a multiple of 16 or 64 (panels), several panels
+# or 32 (micro-kernel / AMX tile rows), N not a multiple of 16 or 64 (panels), several panels;
+# the last: more rows than one AMX task (256) and K over two AMX k-blocks (1024), neither whole
 SHAPES = [(1, 1, 1), (1, 3, 5), (2, 2, 1), (1, 64, 64), (5, 17, 33), (6, 4, 1), (7, 65, 63), (13, 130, 129),
-          (33, 200, 70), (1, 1000, 300), (200, 66, 17), (40, 515, 130)]
+          (33, 200, 70), (1, 1000, 300), (200, 66, 17), (40, 515, 130), (290, 2100, 70)]
 
 
 @pytest.mark.parametrize("tier", TIER_PARAMS, indirect=True)
@@ -75,9 +76,13 @@ def test_packed_matches_int64_reference(tier, a_dtype, b_dtype):
     ia, ib = np.iinfo(a_dtype), np.iinfo(b_dtype)
     for M, K, N in SHAPES:
         a, b = codes(rng, a_dtype, (M, K)), codes(rng, b_dtype, (K, N))
-        for zb in (0, int(ib.min), int(ib.max), rng.integers(ib.min, ib.max, N, endpoint=True)):
+        zbs = (0, int(ib.min), int(ib.max), rng.integers(ib.min, ib.max, N, endpoint=True))
+        zas = (0, int(ia.min), int(ia.max), int(rng.integers(ia.min, ia.max, endpoint=True)))
+        if M * K * N > 10 ** 7:        # the int64 reference is slow: the extremes and a random one
+            zbs, zas = zbs[2:], zas[1:2] + zas[3:]
+        for zb in zbs:
             w = pack_weights(b, zb)
-            for za in (0, int(ia.min), int(ia.max), int(rng.integers(ia.min, ia.max, endpoint=True))):
+            for za in zas:
                 out = int_matmul(a, w, za)
                 assert out.dtype == np.int32 and out.shape == (M, N)
                 np.testing.assert_array_equal(out, reference(a, b, za, zb), err_msg=f"{M}x{K}x{N} za={za} zb={zb}")
@@ -93,9 +98,9 @@ def test_packed_exact_at_max_safe_k_with_extreme_codes(tier, a_dtype, b_dtype):
     za, zb = 0, 0
     K = max_safe_k(a_dtype, b_dtype, za, zb)
     rng = np.random.default_rng(K)
-    a = np.empty((3, K), a_dtype)
+    a = np.empty((17, K), a_dtype)      # 17 rows: enough for the AMX tier's tiles (it needs 8+)
     a[0], a[1] = ia.min, ia.max
-    a[2] = rng.choice([ia.min, ia.max], K)
+    a[2:] = rng.choice([ia.min, ia.max], (15, K))
     b = np.empty((K, 5), b_dtype)
     b[:, 0], b[:, 1] = ib.min, ib.max
     b[:, 2:] = rng.choice([ib.min, ib.max], (K, 3))

@@ -653,7 +653,12 @@ def pack_b(const int8_t[:, ::1] b):
     """
     cdef Py_ssize_t K = b.shape[0], N = b.shape[1]
     cdef Py_ssize_t Kp = packed_k(K), P = (N + QR_NR - 1) // QR_NR
-    out = np.empty((P, Kp // 4, 4 * QR_NR), dtype=np.int8)
+    # 64-byte aligned: every row of an AMX tile and every zmm load of the panel is one cache line
+    # (NumPy aligns to 16 bytes only, and a tile row straddling two lines costs two loads)
+    nbytes = P * Kp * QR_NR
+    raw = np.empty(nbytes + 64, dtype=np.int8)
+    start = (-raw.ctypes.data) % 64
+    out = raw[start:start + nbytes].reshape(P, Kp // 4, 4 * QR_NR)
     cdef int8_t[:, :, ::1] o = out
     if P > 0:
         with nogil:
@@ -719,6 +724,8 @@ def peak(tier, long iters, int num_threads=1):
     cdef int n
     if qr_peak_ops_per_iter(t) == 0:
         raise ValueError(f"tier {tier!r} has no peak loop")
+    if iters < 1:
+        raise ValueError(f"iters must be at least 1, got {iters}")
     with nogil:
         n = qr_peak(t, iters, num_threads)
     return qr_peak_ops_per_iter(t) * iters * n

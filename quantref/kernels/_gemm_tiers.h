@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -55,6 +56,8 @@ enum { QR_SCALAR = 0, QR_TIER_AVX2 = 1, QR_TIER_AVXVNNI = 2, QR_TIER_AVX512VNNI 
 #define QR_KALIGN 64
 #define QR_KC 512           /* k per block: a 64-column sliver of B (32 KiB) stays in L1 */
 #define QR_MB 192           /* rows of A per task (a multiple of 6 and of 32) */
+#define QR_AMX_MB 256      /* rows of A per AMX task (a multiple of 32): 256 x Kp bytes in L2 */
+#define QR_AMX_KC 1024     /* k per AMX block: a 32-column slice of the panel (32 KiB) in L1 */
 #define QR_AMX_MIN_ROWS 8    /* below this many rows of A the AMX tier hands over to AVX-512 VNNI */
 #define QR_MIN_MACS 2097152.0  /* multiply-adds per thread, at least (about 20 us of work) */
 
@@ -66,6 +69,53 @@ static int qr_threads(int num_threads) {
     (void)num_threads;
     return 1;
 #endif
+}
+
+static int qr_thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Scratch memory of qr_gemm (row sums, the padded copy of A, AMX partial sums), kept for the
+   calling thread's next call up to QR_WS_KEEP bytes: a fresh multi-megabyte malloc is a fresh
+   mmap, and first-touching its pages costs as much as a 1024^3 product on AMX.  Freed when the
+   thread exits (a pthread key's destructor). */
+#define QR_WS_KEEP ((size_t)64 << 20)
+typedef struct { uint8_t *ptr; size_t size; } qr_ws_t;
+static pthread_key_t qr_ws_key;
+static pthread_once_t qr_ws_once = PTHREAD_ONCE_INIT;
+static void qr_ws_free(void *p) {
+    qr_ws_t *w = (qr_ws_t *)p;
+    if (w) { free(w->ptr); free(w); }
+}
+static void qr_ws_init(void) { (void)pthread_key_create(&qr_ws_key, qr_ws_free); }
+
+/* 64-byte aligned scratch of `size` bytes, or NULL; *owned: the caller must free it */
+static uint8_t *qr_workspace(size_t size, int *owned) {
+    size = (size + 63) / 64 * 64;
+    *owned = 0;
+    if (size > QR_WS_KEEP) {
+        *owned = 1;
+        return (uint8_t *)aligned_alloc(64, size);
+    }
+    pthread_once(&qr_ws_once, qr_ws_init);
+    qr_ws_t *w = (qr_ws_t *)pthread_getspecific(qr_ws_key);
+    if (!w) {
+        w = (qr_ws_t *)calloc(1, sizeof *w);
+        if (!w) return NULL;
+        if (pthread_setspecific(qr_ws_key, w) != 0) { free(w); return NULL; }
+    }
+    if (size > w->size) {
+        free(w->ptr);
+        w->size = 0;
+        w->ptr = (uint8_t *)aligned_alloc(64, size);
+        if (!w->ptr) return NULL;
+        w->size = size;
+    }
+    return w->ptr;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -166,7 +216,10 @@ static void qr_task_scalar(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py_ssiz
 #define QR_INLINE static inline __attribute__((always_inline))
 #define QR_UNROLL _Pragma("GCC unroll 32")
 
-QR_INLINE QR_T512 void qr_mk512(const int MR, const uint8_t *A, Py_ssize_t lda, uint32_t ax,
+/* XOR (a compile-time constant after inlining): a holds int8 codes and each byte is XORed with
+   ax = 0x80; for uint8 codes the kernel broadcasts straight from memory (no vector ALU op, which
+   would compete with vpdpbusd for its two ports) */
+QR_INLINE QR_T512 void qr_mk512(const int MR, const int XOR, const uint8_t *A, Py_ssize_t lda, uint32_t ax,
                                 const int8_t *Bq, Py_ssize_t nq, int32_t *C, Py_ssize_t ldc,
                                 __mmask16 m[4], int first, int last, const int32_t *colterm,
                                 const int32_t *zb, const int32_t *rowsum) {
@@ -184,7 +237,7 @@ QR_INLINE QR_T512 void qr_mk512(const int MR, const uint8_t *A, Py_ssize_t lda, 
         QR_UNROLL for (int r = 0; r < MR; r++) {
             int32_t w;
             memcpy(&w, A + r * lda + 4 * q, 4);
-            __m512i av = _mm512_xor_si512(_mm512_set1_epi32(w), x);
+            __m512i av = XOR ? _mm512_xor_si512(_mm512_set1_epi32(w), x) : _mm512_set1_epi32(w);
             acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
             acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
             acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
@@ -219,21 +272,26 @@ static QR_T512 void qr_task_512(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, P
         int first = q0 == 0, last = q0 + qn >= nq;
         const int8_t *Bq = panel + q0 * 256;
         Py_ssize_t i = i0;
-        for (; i + 6 <= i1; i += 6)
-            qr_mk512(6, A + i * lda + 4 * q0, lda, ax, Bq, qn, C + i * ldc + j0, ldc, m, first, last,
-                     colterm ? colterm + j0 : NULL, zb ? zb + j0 : NULL, rowsum ? rowsum + i : NULL);
-        const uint8_t *Ai = A + i * lda + 4 * q0;
-        int32_t *Ci = C + i * ldc + j0;
         const int32_t *ct = colterm ? colterm + j0 : NULL, *z = zb ? zb + j0 : NULL;
-        const int32_t *rs = rowsum ? rowsum + i : NULL;
-        switch (i1 - i) {
-            case 5: qr_mk512(5, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
-            case 4: qr_mk512(4, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
-            case 3: qr_mk512(3, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
-            case 2: qr_mk512(2, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
-            case 1: qr_mk512(1, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break;
-            default: break;
+#define QR_MK512_ROWS(X)                                                                              \
+        for (; i + 6 <= i1; i += 6)                                                                   \
+            qr_mk512(6, X, A + i * lda + 4 * q0, lda, ax, Bq, qn, C + i * ldc + j0, ldc, m, first,   \
+                     last, ct, z, rowsum ? rowsum + i : NULL);                                        \
+        {                                                                                             \
+            const uint8_t *Ai = A + i * lda + 4 * q0;                                                 \
+            int32_t *Ci = C + i * ldc + j0;                                                           \
+            const int32_t *rs = rowsum ? rowsum + i : NULL;                                           \
+            switch (i1 - i) {                                                                         \
+                case 5: qr_mk512(5, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 4: qr_mk512(4, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 3: qr_mk512(3, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 2: qr_mk512(2, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 1: qr_mk512(1, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
+                default: break;                                                                       \
+            }                                                                                         \
         }
+        if (ax) { QR_MK512_ROWS(1) } else { QR_MK512_ROWS(0) }
+#undef QR_MK512_ROWS
     }
 }
 
@@ -270,7 +328,7 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(int32_t *c, __m256i v, int n, int accum
 
 /* One 256-bit micro-kernel body: MR rows x 16 columns; DOT(acc, a, b) adds sum_t a_t b_t per lane */
 #define QR_MK256(NAME, TARGET, DOT, MAXR)                                                             \
-    QR_INLINE TARGET void NAME(const int MR, const uint8_t *A, Py_ssize_t lda, uint32_t ax,              \
+    QR_INLINE TARGET void NAME(const int MR, const int XOR, const uint8_t *A, Py_ssize_t lda, uint32_t ax,\
                                const int8_t *Bq, Py_ssize_t nq, int32_t *C, Py_ssize_t ldc, int ncols,   \
                                int first, int last, const int32_t *ct, const int32_t *z,                 \
                                const int32_t *rs) {                                                      \
@@ -285,7 +343,7 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(int32_t *c, __m256i v, int n, int accum
             QR_UNROLL for (int r = 0; r < MR; r++) {                                                               \
                 int32_t w;                                                                               \
                 memcpy(&w, A + r * lda + 4 * q, 4);                                                      \
-                __m256i av = _mm256_xor_si256(_mm256_set1_epi32(w), x);                                  \
+                __m256i av = XOR ? _mm256_xor_si256(_mm256_set1_epi32(w), x) : _mm256_set1_epi32(w);    \
                 DOT(acc[r][0], acc[r][1], av);                                                           \
             }                                                                                            \
         }                                                                                                \
@@ -320,8 +378,8 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(int32_t *c, __m256i v, int n, int accum
 QR_MK256(qr_mk_avx2, QR_TAVX2, QR_DOT_AVX2, 4)
 QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
 
-#define QR_TASK256(NAME, MK, TARGET, MAXR)                                                            \
-    static TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
+#define QR_TASK256_BODY(NAME, MK, TARGET, MAXR, X)                                                            \
+    QR_INLINE TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
                             Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,          \
                             const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,            \
                             int32_t *C, Py_ssize_t ldc) {                                                \
@@ -337,21 +395,33 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
                 const int32_t *ct = colterm ? colterm + jg : NULL, *z = zb ? zb + jg : NULL;             \
                 Py_ssize_t i = i0;                                                                       \
                 for (; i + MAXR <= i1; i += MAXR)                                                        \
-                    MK(MAXR, A + i * lda + 4 * q0, lda, ax, Bq, qn, C + i * ldc + jg, ldc, nc, first,    \
+                    MK(MAXR, X, A + i * lda + 4 * q0, lda, ax, Bq, qn, C + i * ldc + jg, ldc, nc, first,    \
                        last, ct, z, rowsum ? rowsum + i : NULL);                                         \
                 const uint8_t *Ai = A + i * lda + 4 * q0;                                                \
                 int32_t *Ci = C + i * ldc + jg;                                                          \
                 const int32_t *rs = rowsum ? rowsum + i : NULL;                                          \
                 switch (i1 - i) {                                                                        \
-                    case 5: MK(5 % MAXR, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break; \
-                    case 4: MK(4 % MAXR, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break; \
-                    case 3: MK(3, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
-                    case 2: MK(2, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
-                    case 1: MK(1, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    case 5: MK(5 % MAXR, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break; \
+                    case 4: MK(4 % MAXR, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break; \
+                    case 3: MK(3, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    case 2: MK(2, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    case 1: MK(1, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
                     default: break;                                                                      \
                 }                                                                                        \
             }                                                                                            \
         }                                                                                                \
+    }
+
+/* the task twice over: with the XOR of int8 codes and without it (uint8 codes, see qr_mk512) */
+#define QR_TASK256(NAME, MK, TARGET, MAXR)                                                            \
+    QR_TASK256_BODY(NAME##_x0, MK, TARGET, MAXR, 0)                                                  \
+    QR_TASK256_BODY(NAME##_x1, MK, TARGET, MAXR, 1)                                                  \
+    static TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
+                            Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,          \
+                            const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,            \
+                            int32_t *C, Py_ssize_t ldc) {                                                \
+        if (ax8) NAME##_x1(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc);     \
+        else NAME##_x0(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc);         \
     }
 
 QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4)
@@ -380,57 +450,80 @@ static QR_TAMX void qr_amx_config(void) {
     __asm__ volatile("ldtilecfg %0" : : "m"(cfg) : "memory");
 }
 
-/* rows [i0, i1) (i0 a multiple of 32 within the padded A) times one 64-column panel */
+/* Rows [i0, i1) (i0 a multiple of 32) times one 64-column panel.  A arrives in tile layout: the
+   16 x 64-byte tile of row block r (16 rows) and k-chunk c (64 bytes of k) is 1 KiB contiguous at
+   Ap + (r * nkc + c) * 1024.  The k loop is blocked by QR_AMX_KC so that a 32-column slice of the
+   panel's k-block (32 x QR_AMX_KC bytes) stays in L1 while every 32-row block of the task meets
+   it; the row blocks' A stays in L2 across the panels (tasks go panel by panel over one row
+   block).  Partial sums wait in `acc` (the task's rows x 64 int32, row stride 64) between
+   k-blocks; the epilogue adds the zero-point terms and writes the valid rows and columns to C. */
 static QR_TAMX void qr_task_amx(const uint8_t *Ap, Py_ssize_t Kp, Py_ssize_t i0, Py_ssize_t i1,
                                 const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,
                                 const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,
-                                int32_t *C, Py_ssize_t ldc) {
-    int32_t buf[32 * 32] __attribute__((aligned(64)));
+                                int32_t *C, Py_ssize_t ldc, int32_t *acc) {
+    Py_ssize_t nkc = Kp / 64, rows = (i1 - i0 + 31) / 32 * 32;
     __asm__ volatile("" : : : "memory");
-    for (Py_ssize_t i = i0; i < i1; i += 32) {
+    for (Py_ssize_t kb = 0; kb < nkc; kb += QR_AMX_KC / 64) {
+        Py_ssize_t ke = kb + QR_AMX_KC / 64 < nkc ? kb + QR_AMX_KC / 64 : nkc;
         for (int h = 0; h < 2 && 32 * h < ncols; h++) {
-            _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-            const uint8_t *a0 = Ap + i * Kp, *a1 = Ap + (i + 16) * Kp;
-            const int8_t *b0 = panel + 128 * h, *b1 = panel + 128 * h + 64;
-            for (Py_ssize_t k = 0; k < Kp; k += 64) {
-                _tile_loadd(4, a0 + k, Kp);
-                _tile_loadd(5, a1 + k, Kp);
-                _tile_loadd(6, b0 + k * 64, 256);
-                _tile_loadd(7, b1 + k * 64, 256);
-                _tile_dpbusd(0, 4, 6);
-                _tile_dpbusd(1, 4, 7);
-                _tile_dpbusd(2, 5, 6);
-                _tile_dpbusd(3, 5, 7);
-            }
-            _tile_stored(0, buf, 128);
-            _tile_stored(1, buf + 16, 128);
-            _tile_stored(2, buf + 16 * 32, 128);
-            _tile_stored(3, buf + 16 * 32 + 16, 128);
-            __asm__ volatile("" : : : "memory");
-            Py_ssize_t jh = j0 + 32 * h;
-            int nc = (int)(ncols - 32 * h > 32 ? 32 : ncols - 32 * h);
-            Py_ssize_t rmax = i1 - i > 32 ? 32 : i1 - i;
-            for (Py_ssize_t r = 0; r < rmax; r++) {
-                int32_t *c = C + (i + r) * ldc + jh;
-                const int32_t *src = buf + r * 32;
-                if (nc == 32) {
-                    __m512i v0 = _mm512_loadu_si512(src), v1 = _mm512_loadu_si512(src + 16);
-                    if (colterm) {
-                        v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(colterm + jh));
-                        v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(colterm + jh + 16));
-                    }
-                    if (zb) {
-                        __m512i rs = _mm512_set1_epi32(rowsum[i + r]);
-                        v0 = _mm512_sub_epi32(v0, _mm512_mullo_epi32(rs, _mm512_loadu_si512(zb + jh)));
-                        v1 = _mm512_sub_epi32(v1, _mm512_mullo_epi32(rs, _mm512_loadu_si512(zb + jh + 16)));
-                    }
-                    _mm512_storeu_si512(c, v0);
-                    _mm512_storeu_si512(c + 16, v1);
+            const int8_t *b = panel + 128 * h;
+            for (Py_ssize_t i = 0; i < rows; i += 32) {
+                int32_t *c = acc + i * 64 + 32 * h;
+                if (kb == 0) {
+                    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
                 } else {
-                    for (int t = 0; t < nc; t++)
-                        c[t] = qr_fix((uint32_t)src[t], i + r, jh + t, colterm, zb, rowsum);
+                    _tile_loadd(0, c, 256); _tile_loadd(1, c + 16, 256);
+                    _tile_loadd(2, c + 16 * 64, 256); _tile_loadd(3, c + 16 * 64 + 16, 256);
                 }
+                const uint8_t *a0 = Ap + ((i0 + i) / 16) * nkc * 1024, *a1 = a0 + nkc * 1024;
+                for (Py_ssize_t kc = kb; kc < ke; kc++) {
+                    _tile_loadd(4, a0 + kc * 1024, 64);
+                    _tile_loadd(5, a1 + kc * 1024, 64);
+                    _tile_loadd(6, b + kc * 4096, 256);
+                    _tile_loadd(7, b + kc * 4096 + 64, 256);
+                    _tile_dpbusd(0, 4, 6);
+                    _tile_dpbusd(1, 4, 7);
+                    _tile_dpbusd(2, 5, 6);
+                    _tile_dpbusd(3, 5, 7);
+                }
+                _tile_stored(0, c, 256); _tile_stored(1, c + 16, 256);
+                _tile_stored(2, c + 16 * 64, 256); _tile_stored(3, c + 16 * 64 + 16, 256);
             }
+        }
+    }
+    __asm__ volatile("" : : : "memory");
+    __mmask16 m[4];
+    for (int s = 0; s < 4; s++) {
+        Py_ssize_t left = ncols - 16 * s;
+        m[s] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+    }
+    for (Py_ssize_t r = 0; r < i1 - i0; r++) {
+        const int32_t *src = acc + r * 64;
+        int32_t *dst = C + (i0 + r) * ldc + j0;
+        for (int s = 0; s < 4 && m[s]; s++) {
+            __m512i v = _mm512_loadu_si512(src + 16 * s);
+            if (colterm) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m[s], colterm + j0 + 16 * s));
+            if (zb)
+                v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(rowsum[i0 + r]),
+                                                         _mm512_maskz_loadu_epi32(m[s], zb + j0 + 16 * s)));
+            _mm512_mask_storeu_epi32(dst + 16 * s, m[s], v);
+        }
+    }
+}
+/* rows [r0, r1) of A (M x K, a ^ ax) into the tile layout of qr_task_amx; rows >= M and k >= K: 0 */
+static QR_TAMX void qr_amx_pack_a(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py_ssize_t M, Py_ssize_t K,
+                                  Py_ssize_t Kp, Py_ssize_t r0, Py_ssize_t r1, uint8_t *out) {
+    Py_ssize_t nkc = Kp / 64;
+    const __m512i x = _mm512_set1_epi8((char)ax);
+    for (Py_ssize_t i = r0; i < r1; i++) {
+        uint8_t *t = out + (i / 16) * nkc * 1024 + (i % 16) * 64;
+        const uint8_t *a = A + i * lda;
+        for (Py_ssize_t c = 0; c < nkc; c++) {
+            Py_ssize_t left = i < M ? K - 64 * c : 0;
+            __mmask64 m = left >= 64 ? ~(__mmask64)0 : left <= 0 ? 0 : (((__mmask64)1 << left) - 1);
+            __m512i v = _mm512_maskz_loadu_epi8(m, a + 64 * c);
+            /* padding stays zero whatever ax */
+            _mm512_store_si512((void *)(t + c * 1024), _mm512_maskz_mov_epi8(m, _mm512_xor_si512(v, x)));
         }
     }
 }
@@ -438,45 +531,78 @@ static QR_TAMX void qr_amx_release(void) { _tile_release(); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Peaks: register-only loops of each tier's inner instruction, enough independent chains to   */
-/* hide its latency.  Each returns the int32 it computed (so nothing is optimised away).        */
+/* hide its latency.  Written in assembly: compiled from intrinsics, the compiler moved the     */
+/* accumulators between registers (and even to the stack) inside the loop, and hoisted the     */
+/* product that every AVX2 chain shares, so the loops measured moves and adds instead.  iters   */
+/* must be at least 1.  The register contents do not matter: only the instruction stream.      */
 /* ------------------------------------------------------------------------------------------ */
-static QR_T512 int32_t qr_peak_512(long iters) {          /* 24 x vpdpbusd zmm: 3072 ops each */
-    __m512i acc[24];
-    __m512i a = _mm512_set1_epi32(0x01020304), b = _mm512_set1_epi32(0x05060708);
-    QR_UNROLL for (int r = 0; r < 24; r++) acc[r] = _mm512_set1_epi32(r);
-    for (long it = 0; it < iters; it++) {
-        __asm__ volatile("" : "+v"(a), "+v"(b));
-        QR_UNROLL for (int r = 0; r < 24; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], a, b);
-    }
-    __m512i s = acc[0];
-    QR_UNROLL for (int r = 1; r < 24; r++) s = _mm512_add_epi32(s, acc[r]);
-    return _mm512_reduce_add_epi32(s);
+static QR_T512 void qr_peak_512(long iters) {            /* 24 x vpdpbusd zmm: 24 x 128 ops */
+    __asm__ volatile(
+        "vpternlogd $0xff, %%zmm30, %%zmm30, %%zmm30\n\t" "vpabsb %%zmm30, %%zmm31\n\t"
+        "vpxord %%zmm0, %%zmm0, %%zmm0\n\t" "vpxord %%zmm1, %%zmm1, %%zmm1\n\t" "vpxord %%zmm2, %%zmm2, %%zmm2\n\t" "vpxord %%zmm3, %%zmm3, %%zmm3\n\t"
+        "vpxord %%zmm4, %%zmm4, %%zmm4\n\t" "vpxord %%zmm5, %%zmm5, %%zmm5\n\t" "vpxord %%zmm6, %%zmm6, %%zmm6\n\t" "vpxord %%zmm7, %%zmm7, %%zmm7\n\t"
+        "vpxord %%zmm8, %%zmm8, %%zmm8\n\t" "vpxord %%zmm9, %%zmm9, %%zmm9\n\t" "vpxord %%zmm10, %%zmm10, %%zmm10\n\t" "vpxord %%zmm11, %%zmm11, %%zmm11\n\t"
+        "vpxord %%zmm12, %%zmm12, %%zmm12\n\t" "vpxord %%zmm13, %%zmm13, %%zmm13\n\t" "vpxord %%zmm14, %%zmm14, %%zmm14\n\t" "vpxord %%zmm15, %%zmm15, %%zmm15\n\t"
+        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t" "vpxord %%zmm17, %%zmm17, %%zmm17\n\t" "vpxord %%zmm18, %%zmm18, %%zmm18\n\t" "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+        "vpxord %%zmm20, %%zmm20, %%zmm20\n\t" "vpxord %%zmm21, %%zmm21, %%zmm21\n\t" "vpxord %%zmm22, %%zmm22, %%zmm22\n\t" "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+        "1:\n\t"
+        "vpdpbusd %%zmm31, %%zmm30, %%zmm0\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm1\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm2\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm3\n\t"
+        "vpdpbusd %%zmm31, %%zmm30, %%zmm4\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm5\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm6\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm7\n\t"
+        "vpdpbusd %%zmm31, %%zmm30, %%zmm8\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm9\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm10\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm11\n\t"
+        "vpdpbusd %%zmm31, %%zmm30, %%zmm12\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm13\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm14\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm15\n\t"
+        "vpdpbusd %%zmm31, %%zmm30, %%zmm16\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm17\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm18\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm19\n\t"
+        "vpdpbusd %%zmm31, %%zmm30, %%zmm20\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm21\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm22\n\t" "vpdpbusd %%zmm31, %%zmm30, %%zmm23\n\t"
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(iters)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm30", "xmm31", "cc");
 }
-static QR_TVNNI256 int32_t qr_peak_vnni256(long iters) {  /* 12 x vpdpbusd ymm: 768 ops */
-    __m256i acc[12];
-    __m256i a = _mm256_set1_epi32(0x01020304), b = _mm256_set1_epi32(0x05060708);
-    QR_UNROLL for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi32(r);
-    for (long it = 0; it < iters; it++) {
-        __asm__ volatile("" : "+x"(a), "+x"(b));
-        QR_UNROLL for (int r = 0; r < 12; r++) acc[r] = _mm256_dpbusd_avx_epi32(acc[r], a, b);
-    }
-    __m256i s = acc[0];
-    QR_UNROLL for (int r = 1; r < 12; r++) s = _mm256_add_epi32(s, acc[r]);
-    return _mm256_extract_epi32(s, 0);
+static QR_TVNNI256 void qr_peak_vnni256(long iters) {    /* 12 x {vex} vpdpbusd ymm: 12 x 64 ops */
+    __asm__ volatile(
+        "vpcmpeqd %%ymm14, %%ymm14, %%ymm14\n\t" "vpabsb %%ymm14, %%ymm15\n\t"
+        "vpxor %%ymm0, %%ymm0, %%ymm0\n\t" "vpxor %%ymm1, %%ymm1, %%ymm1\n\t" "vpxor %%ymm2, %%ymm2, %%ymm2\n\t" "vpxor %%ymm3, %%ymm3, %%ymm3\n\t"
+        "vpxor %%ymm4, %%ymm4, %%ymm4\n\t" "vpxor %%ymm5, %%ymm5, %%ymm5\n\t" "vpxor %%ymm6, %%ymm6, %%ymm6\n\t" "vpxor %%ymm7, %%ymm7, %%ymm7\n\t"
+        "vpxor %%ymm8, %%ymm8, %%ymm8\n\t" "vpxor %%ymm9, %%ymm9, %%ymm9\n\t" "vpxor %%ymm10, %%ymm10, %%ymm10\n\t" "vpxor %%ymm11, %%ymm11, %%ymm11\n\t"
+        "1:\n\t"
+        "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm0\n\t" "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm1\n\t" "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm2\n\t"
+        "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm3\n\t" "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm4\n\t" "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm5\n\t"
+        "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm6\n\t" "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm7\n\t" "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm8\n\t"
+        "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm9\n\t" "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm10\n\t" "%{vex%} vpdpbusd %%ymm15, %%ymm14, %%ymm11\n\t"
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(iters)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm14", "xmm15", "cc");
 }
-static QR_TAVX2 int32_t qr_peak_avx2(long iters) {        /* 12 x (vpmaddwd + vpaddd): 384 ops */
-    __m256i acc[12];
-    __m256i a = _mm256_set1_epi32(0x00010002), b = _mm256_set1_epi32(0x00050006);
-    QR_UNROLL for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi32(r);
-    for (long it = 0; it < iters; it++) {
-        __asm__ volatile("" : "+x"(a), "+x"(b));
-        QR_UNROLL for (int r = 0; r < 12; r++) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(a, b));
-    }
-    __m256i s = acc[0];
-    QR_UNROLL for (int r = 1; r < 12; r++) s = _mm256_add_epi32(s, acc[r]);
-    return _mm256_extract_epi32(s, 0);
+static QR_TAVX2 void qr_peak_avx2(long iters) {          /* 12 x (vpmaddwd + vpaddd): 12 x 32 ops */
+    __asm__ volatile(
+        "vpcmpeqd %%ymm14, %%ymm14, %%ymm14\n\t" "vpabsw %%ymm14, %%ymm15\n\t"
+        "vpxor %%ymm0, %%ymm0, %%ymm0\n\t" "vpxor %%ymm1, %%ymm1, %%ymm1\n\t" "vpxor %%ymm2, %%ymm2, %%ymm2\n\t"
+        "vpxor %%ymm3, %%ymm3, %%ymm3\n\t" "vpxor %%ymm4, %%ymm4, %%ymm4\n\t" "vpxor %%ymm5, %%ymm5, %%ymm5\n\t"
+        "1:\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm6\n\t" "vpaddd %%ymm6, %%ymm0, %%ymm0\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm7\n\t" "vpaddd %%ymm7, %%ymm1, %%ymm1\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm8\n\t" "vpaddd %%ymm8, %%ymm2, %%ymm2\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm9\n\t" "vpaddd %%ymm9, %%ymm3, %%ymm3\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm10\n\t" "vpaddd %%ymm10, %%ymm4, %%ymm4\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm11\n\t" "vpaddd %%ymm11, %%ymm5, %%ymm5\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm6\n\t" "vpaddd %%ymm6, %%ymm0, %%ymm0\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm7\n\t" "vpaddd %%ymm7, %%ymm1, %%ymm1\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm8\n\t" "vpaddd %%ymm8, %%ymm2, %%ymm2\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm9\n\t" "vpaddd %%ymm9, %%ymm3, %%ymm3\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm10\n\t" "vpaddd %%ymm10, %%ymm4, %%ymm4\n\t"
+        "vpmaddwd %%ymm15, %%ymm14, %%ymm11\n\t" "vpaddd %%ymm11, %%ymm5, %%ymm5\n\t"
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(iters)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm14", "xmm15", "cc");
 }
-static QR_TAMX int32_t qr_peak_amx(long iters) {          /* 4 x tdpbusd: 4 x 32768 ops */
+static QR_TAMX void qr_peak_amx(long iters) {          /* 4 x tdpbusd: 4 x 32768 ops */
     uint8_t a[16 * 64] __attribute__((aligned(64)));
     int32_t c[16 * 16] __attribute__((aligned(64)));
     memset(a, 1, sizeof a);
@@ -490,7 +616,8 @@ static QR_TAMX int32_t qr_peak_amx(long iters) {          /* 4 x tdpbusd: 4 x 32
     _tile_stored(0, c, 64);
     __asm__ volatile("" : : : "memory");
     _tile_release();
-    return c[0];
+    volatile int32_t sink = c[0];     /* so the loop is not optimised away */
+    (void)sink;
 }
 #endif /* QR_X86 */
 
@@ -509,25 +636,22 @@ static double qr_peak_ops_per_iter(int tier) {
 static int qr_peak(int tier, long iters, int num_threads) {
     if (tier < 0 || tier >= QR_NTIERS || !((qr_allowed_tiers >> tier) & 1)) return -1;
     if (qr_peak_ops_per_iter(tier) == 0.0) return -1;
+    if (iters < 1) return -1;
     int nthreads = qr_threads(num_threads);
-    volatile int32_t sink = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #endif
     {
-        int32_t v = 0;
 #if QR_X86
         switch (tier) {
-            case QR_TIER_AVX512VNNI: v = qr_peak_512(iters); break;
-            case QR_TIER_AVXVNNI: v = qr_peak_vnni256(iters); break;
-            case QR_TIER_AVX2: v = qr_peak_avx2(iters); break;
-            case QR_TIER_AMX: v = qr_peak_amx(iters); break;
+            case QR_TIER_AVX512VNNI: qr_peak_512(iters); break;
+            case QR_TIER_AVXVNNI: qr_peak_vnni256(iters); break;
+            case QR_TIER_AVX2: qr_peak_avx2(iters); break;
+            case QR_TIER_AMX: qr_peak_amx(iters); break;
             default: break;
         }
 #endif
-        sink = v;
     }
-    (void)sink;
     return nthreads;
 }
 
@@ -548,14 +672,26 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     if (tier == QR_TIER_AMX && M < QR_AMX_MIN_ROWS && ((qr_allowed_tiers >> QR_TIER_AVX512VNNI) & 1))
         tier = QR_TIER_AVX512VNNI;
     uint8_t ax = a_signed ? 0x80 : 0;
-    int32_t *rowsum = NULL;
-    uint8_t *Apad = NULL;
     Py_ssize_t Kq = (K + 3) / 4 * 4;           /* k the vector tiers run over */
     Py_ssize_t Mp = M;
     int nthreads = qr_threads(num_threads);
+    /* one workspace: rowsum (M int32), the copy of A, AMX partial sums (QR_AMX_MB x 64 per thread) */
+    Py_ssize_t kp = tier == QR_TIER_AMX ? Kp : Kq;
+    int copy_a = tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq != K);
+    if (tier == QR_TIER_AMX) Mp = (M + 31) / 32 * 32;
+    size_t rs_bytes = zb ? ((size_t)M * sizeof(int32_t) + 63) / 64 * 64 : 0;
+    size_t a_bytes = copy_a ? ((size_t)Mp * (size_t)kp + 63) / 64 * 64 : 0;
+    size_t acc_bytes = tier == QR_TIER_AMX ? sizeof(int32_t) * QR_AMX_MB * 64 * (size_t)nthreads : 0;
+    int ws_owned = 0;
+    uint8_t *ws = NULL;
+    if (rs_bytes + a_bytes + acc_bytes) {
+        ws = qr_workspace(rs_bytes + a_bytes + acc_bytes, &ws_owned);
+        if (!ws) return -2;
+    }
+    int32_t *rowsum = zb ? (int32_t *)ws : NULL;
+    uint8_t *Apad = copy_a ? ws + rs_bytes : NULL;
+    int32_t *amx_acc = tier == QR_TIER_AMX ? (int32_t *)(ws + rs_bytes + a_bytes) : NULL;
     if (zb) {
-        rowsum = (int32_t *)malloc(sizeof(int32_t) * (size_t)M);
-        if (!rowsum) return -2;
         for (Py_ssize_t i = 0; i < M; i++) {
             uint32_t s = 0;
             const uint8_t *a = A + i * lda;
@@ -563,20 +699,23 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
             rowsum[i] = (int32_t)s;
         }
     }
-    if (tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq != K)) {
-        /* a copy of A with a ^ ax applied, zero-padded: AMX to (rows: 32, k: Kp), others to k: Kq */
-        Py_ssize_t kp = tier == QR_TIER_AMX ? Kp : Kq;
-        Mp = tier == QR_TIER_AMX ? (M + 31) / 32 * 32 : M;
-        Apad = (uint8_t *)aligned_alloc(64, ((size_t)Mp * (size_t)kp + 63) / 64 * 64);
-        if (!Apad) { free(rowsum); return -2; }
-        memset(Apad, 0, (size_t)Mp * (size_t)kp);
+    /* AMX: a copy of A with a ^ ax applied, in tile layout (see qr_task_amx), zero-padded to rows:
+       a multiple of 32, k: Kp (padded k meets zero rows of B, padded rows are not stored), made by
+       the threads themselves below */
+    const uint8_t *A_src = A;
+    Py_ssize_t lda_src = lda;
+    uint8_t ax_src = ax;
+    if (tier == QR_TIER_AMX) {
+        A = Apad; lda = Kp; ax = 0;
+    } else if (copy_a) {
+        /* a copy of A with a ^ ax applied, k zero-padded to Kq (padded k meets zero rows of B) */
+        memset(Apad, 0, (size_t)M * (size_t)Kq);
         for (Py_ssize_t i = 0; i < M; i++)
-            for (Py_ssize_t k = 0; k < K; k++) Apad[i * kp + k] = A[i * lda + k] ^ ax;
-        /* padded k meets zero rows of B, so the pad bytes' value does not matter */
-        A = Apad; lda = kp; ax = 0;
+            for (Py_ssize_t k = 0; k < K; k++) Apad[i * Kq + k] = A[i * lda + k] ^ ax;
+        A = Apad; lda = Kq; ax = 0;
     }
     Py_ssize_t npanels = (N + QR_NR - 1) / QR_NR;
-    Py_ssize_t mb = QR_MB, nmb = (M + mb - 1) / mb;
+    Py_ssize_t mb = tier == QR_TIER_AMX ? QR_AMX_MB : QR_MB, nmb = (M + mb - 1) / mb;
     Py_ssize_t ntasks = npanels * nmb;
     if (nthreads > ntasks) nthreads = (int)ntasks;
     /* waking a thread costs tens of microseconds: give each one at least QR_MIN_MACS of work */
@@ -590,20 +729,32 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
 #endif
     {
 #if QR_X86
-        if (tier == QR_TIER_AMX) qr_amx_config();
+        if (tier == QR_TIER_AMX) {
+            qr_amx_config();
+            Py_ssize_t r;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (r = 0; r < Mp; r += 16)      /* the barrier at its end: A is ready for every task */
+                qr_amx_pack_a(A_src, lda_src, ax_src, M, K, Kp, r, r + 16, Apad);
+        }
 #endif
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic)
 #endif
         for (t = 0; t < ntasks; t++) {
-            Py_ssize_t p = t / nmb, ib = t % nmb;
+            /* AMX: row block by row block (its A stays in L2 while the panels stream past it);
+               the vector tiers: panel by panel (the panel stays in L2 while A streams past it) */
+            Py_ssize_t p = tier == QR_TIER_AMX ? t % npanels : t / nmb;
+            Py_ssize_t ib = tier == QR_TIER_AMX ? t / npanels : t % nmb;
             Py_ssize_t i0 = ib * mb, i1 = i0 + mb < M ? i0 + mb : M;
             Py_ssize_t j0 = p * QR_NR, ncols = N - j0 < QR_NR ? N - j0 : QR_NR;
             const int8_t *panel = Bp + p * (Kp * QR_NR);
             switch (tier) {
 #if QR_X86
                 case QR_TIER_AMX:
-                    qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
+                    qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
+                                amx_acc + (size_t)qr_thread_num() * QR_AMX_MB * 64);
                     break;
                 case QR_TIER_AVX512VNNI:
                     qr_task_512(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
@@ -623,8 +774,7 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
         if (tier == QR_TIER_AMX) qr_amx_release();
 #endif
     }
-    free(rowsum);
-    free(Apad);
+    if (ws_owned) free(ws);
     return 0;
 }
 #endif /* QUANTREF_GEMM_TIERS_H */
