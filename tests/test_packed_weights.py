@@ -66,7 +66,7 @@ def reference(a, b, za, zb):
 # or 32 (micro-kernel / AMX tile rows), N not a multiple of 16 or 64 (panels), several panels;
 # the last: more rows than one AMX task (256) and K over two AMX k-blocks (1024), neither whole
 SHAPES = [(1, 1, 1), (1, 3, 5), (2, 2, 1), (1, 64, 64), (5, 17, 33), (6, 4, 1), (7, 65, 63), (13, 130, 129),
-          (33, 200, 70), (1, 1000, 300), (200, 66, 17), (40, 515, 130), (290, 2100, 70)]
+          (33, 200, 70), (1, 1000, 300), (200, 66, 17), (40, 515, 130), (16, 1100, 65), (290, 2100, 70)]
 
 
 @pytest.mark.parametrize("tier", TIER_PARAMS, indirect=True)

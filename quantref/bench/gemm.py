@@ -1,21 +1,27 @@
 """Benchmark: the int8 matmul through its public API, its kernel, the tier's peak, NumPy and PyTorch.
 
-``python -m quantref.bench gemm [--quick] [--threads 1,2] [--no-ladder]``
+``python -m quantref.bench gemm [--quick] [--threads 1,2] [--no-ladder] [--tiers all] [--footprint-mb MB]``
 
 It prints the CPU's features and the instruction-set tier that runs (:mod:`quantref.kernels.tiers`),
 each available tier's peak (a register-only loop of its inner instruction), the ladder of
 :mod:`quantref.kernels._gemm` on the first shape (every rung, rung 6 on every tier), and then, for
-every shape (M x K times K x N) and thread count, medians of repeats of
+the tier that runs (``--tiers all``: every tier this CPU has, each forced in turn), every shape
+(M x K times K x N) and thread count, medians of repeats of
 
 * public: ``int_matmul(a, pack_weights(b), a_zero_point=128)`` on weights packed once;
 * core: the kernel alone on the same packed weights (``_gemm.gemm_packed``);
-* NumPy float32 ``@`` (OpenBLAS/MKL, threads pinned with threadpoolctl);
-* ``torch._int_mm`` (oneDNN) when PyTorch is importable (it takes int8 x int8 and M > 16);
+* NumPy float32 ``@`` (OpenBLAS/MKL, threads pinned with threadpoolctl), and NumPy int32 ``@``
+  (a plain loop, no BLAS; timed once on the first rows);
+* ``torch._int_mm`` (oneDNN) when PyTorch is importable, in a child process whose oneDNN is capped
+  at the same instructions as the row's tier (``ONEDNN_MAX_CPU_ISA``): the best library on the
+  same CPU *and* the same instruction set;
 
-with the ratios the targets are stated in: public / core (>= 0.9), core / the running tier's peak
-(>= 0.8 on the three large shapes), public / torch (>= 0.9 without AMX; with AMX reported only),
-and for M <= 16 public / the bandwidth bound (>= 0.8): the weight bytes over the copy bandwidth of
-a buffer of the weights' size, measured in the same run.
+with the ratios the targets are stated in: public / core (>= 0.9), core / the tier's peak and
+public / torch (>= 0.8 and >= 0.9 on the three large shapes; AMX rows report both and judge
+neither, see ``--help``), and for M <= 16 public / the bandwidth bound (>= 0.8).  At M <= 16 the
+weights are streamed from memory: each method cycles through copies of its weights adding up to
+twice the last-level cache, and the bound is the weight bytes over the memory copy bandwidth
+(np.copyto over as many bytes) measured in the same run.
 
 GOP/s = 2*M*N*K / time.  Before timing, each public result is checked bit for bit against an
 int64 reference (computed through float64 BLAS, exact here: every product is at most 2^15 in
@@ -61,7 +67,7 @@ def _repeats(M, K, N, quick):
     work = 2.0 * M * N * K
     if quick:
         return 6
-    return 6 if work > 4e9 else 9 if work > 5e8 else 15
+    return 12 if work > 4e9 else 21 if work > 5e8 else 30
 
 
 def _cpu_model():
@@ -161,9 +167,11 @@ def _interleaved(fns, reps, settle, rounds=3):
             if isinstance(fn, dict):        # methods timed call by call in turn (same cache state)
                 for f in fn.values():
                     f()
+                order = list(fn.items())
                 for _ in range(share):
-                    for sub, f in fn.items():
+                    for sub, f in order:
                         times.setdefault(sub, []).append(_time_once(f))
+                    order.reverse()         # neither method always goes first
                 times.pop(name, None)
             else:
                 fn()
@@ -189,7 +197,7 @@ def _peak(g, tier, nthr, repeats=7):
     return max(rates)
 
 
-def _copy_bandwidth(nbytes, nthr, repeats=7):
+def _copy_bandwidth(nbytes, nthr, repeats=5):
     """GB/s of np.copyto over ``nbytes`` (bytes copied / time), split over ``nthr`` Python threads."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -205,6 +213,40 @@ def _copy_bandwidth(nbytes, nthr, repeats=7):
     return nbytes / statistics.median(times) / 1e9
 
 
+def _aligned_copy(x):
+    """A copy of ``x`` on a 64-byte boundary, as pack_weights lays out its panels."""
+    raw = np.empty(x.nbytes + 64, np.uint8)
+    start = (-raw.ctypes.data) % 64
+    out = raw[start:start + x.nbytes].view(x.dtype).reshape(x.shape)
+    out[...] = x
+    return out
+
+
+def _packed_copies(w, n):
+    """``n`` PackedWeights with the same codes and terms but their own packed panels."""
+    import copy
+
+    copies = [w]
+    for _ in range(n - 1):
+        c = copy.copy(w)
+        c.packed = _aligned_copy(w.packed)
+        copies.append(c)
+    return copies
+
+
+class _Cycle:
+    """Calls ``fn(item)`` with the next of ``items`` each time: every call meets a copy of the
+    weights that no call has touched for a whole cycle (more bytes than the last-level cache)."""
+
+    def __init__(self, fn, items):
+        self.fn, self.items, self.i = fn, items, 0
+
+    def __call__(self):
+        item = self.items[self.i]
+        self.i = (self.i + 1) % len(self.items)
+        return self.fn(item)
+
+
 def _torch():
     try:
         import torch
@@ -213,11 +255,73 @@ def _torch():
     return torch
 
 
+#: oneDNN's instruction-set cap (ONEDNN_MAX_CPU_ISA) matching each of our tiers
+ONEDNN_ISA = {"avx2": "AVX2", "avxvnni": "AVX2_VNNI", "avx512vnni": "AVX512_CORE_VNNI", "amx": "AVX512_CORE_AMX"}
+
+
+def _torch_child(spec: dict) -> dict:
+    """In a child process started with ONEDNN_MAX_CPU_ISA: medians of torch._int_mm per shape and
+    thread count (weights cycled like ours for M <= 16).  Returns {"M,K,N,thr": GOP/s}."""
+    torch = _torch()
+    out = {}
+    if torch is None:
+        return out
+    rng = np.random.default_rng(2)
+    for M, K, N in spec["shapes"]:
+        a = torch.from_numpy(rng.integers(-128, 128, (M, K)).astype(np.int8))
+        b = torch.from_numpy(rng.integers(-128, 128, (K, N)).astype(np.int8))
+        try:
+            torch._int_mm(a, b)
+        except Exception:       # torch._int_mm rejects some shapes
+            continue
+        bs = [b] + [b.clone() for _ in range(_n_copies(K * N, spec["footprint"]) - 1)] if M <= 16 else [b]
+        for nthr in spec["threads"]:
+            torch.set_num_threads(nthr)
+            fn = _Cycle(lambda bb: torch._int_mm(a, bb), bs)
+            times = _interleaved({"torch": fn}, _repeats(M, K, N, spec["quick"]), settle=nthr > 1)["torch"]
+            out[f"{M},{K},{N},{nthr}"] = _gops(M, K, N, statistics.median(times))
+    return out
+
+
+def _torch_at_isa(tier, shapes, threads, footprint, quick):
+    """torch._int_mm with oneDNN capped at ``tier``'s instructions, measured in a child process
+    (the cap is read once, when oneDNN starts).  None when PyTorch is not importable."""
+    import json
+    import subprocess
+
+    if _torch() is None or tier not in ONEDNN_ISA:
+        return None
+    spec = {"shapes": shapes, "threads": list(threads), "footprint": footprint, "quick": quick}
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA=ONEDNN_ISA[tier])
+    proc = subprocess.run([sys.executable, "-m", "quantref.bench.gemm", "--torch-child", json.dumps(spec)],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"  (torch at {ONEDNN_ISA[tier]} failed: {proc.stderr.strip().splitlines()[-1:]})")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _n_copies(nbytes, footprint):
+    return max(2, -(-footprint // max(nbytes, 1)))
+
+
 def _fmt(x, width, digits=0):
     return f"{'-':>{width}}" if x is None else f"{x:{width}.{digits}f}"
 
 
-def run(quick=False, threads=(1, 2), ladder=True) -> int:
+def _numpy_int32(a, b, target_ops=3e8):
+    """GOP/s of NumPy's int32 ``@`` (no BLAS: a plain loop) on the first rows of ``a``: its time
+    grows with M x N x K, so a slice of ~``target_ops`` operations gives the rate in a second."""
+    M, K = a.shape
+    N = b.shape[1]
+    m = int(max(1, min(M, target_ops // (2 * N * K))))
+    ai, bi = a[:m].astype(np.int32), b.astype(np.int32)
+    ai @ bi[:, :1]
+    t = _time_once(lambda: ai @ bi)
+    return _gops(m, K, N, t), m
+
+
+def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None) -> int:
     try:
         import threadpoolctl
     except ImportError:
@@ -228,7 +332,9 @@ def run(quick=False, threads=(1, 2), ladder=True) -> int:
     except ImportError:
         print("quantref.kernels._gemm is not built: pip install -e . (with a C compiler)", file=sys.stderr)
         return 2
+    from quantref.bench.w4a16 import last_level_cache_bytes
     from quantref.kernels import cpu_features, int_matmul, pack_weights
+    from quantref.kernels.tiers import TIER_ENV
 
     _print_header(g, threadpoolctl)
     info = cpu_features()
@@ -239,13 +345,25 @@ def run(quick=False, threads=(1, 2), ladder=True) -> int:
     print(f"/proc/cpuinfo flags: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in info["flags"].items()))
     print(f"int8 matmul tier that runs: {tier}  (available: {', '.join(info['available_tiers'])})")
     torch = _torch()
-    print(f"PyTorch: {torch.__version__ + ' (torch._int_mm, int8 x int8 -> int32)' if torch else 'not importable (column left empty)'}")
+    print(f"PyTorch: {torch.__version__ + ' (torch._int_mm, int8 x int8 -> int32, oneDNN)' if torch else 'not importable (column left empty)'}")
+    vector_tiers = [t for t in info["available_tiers"] if t != "scalar"]
+    if tiers == "all":
+        run_tiers = vector_tiers[::-1]
+    elif tiers:
+        run_tiers = [t.strip() for t in tiers.split(",") if t.strip()]
+        unknown = [t for t in run_tiers if t not in vector_tiers]
+        if unknown:
+            print(f"--tiers: {', '.join(unknown)} cannot run here (available: {', '.join(vector_tiers)})",
+                  file=sys.stderr)
+            return 2
+    else:
+        run_tiers = [tier]
+    llc = last_level_cache_bytes()
+    footprint = (footprint_mb << 20) if footprint_mb else max(2 * llc, 256 << 20)
 
     peaks = {}
     print("\nPeaks: register-only loop of each tier's inner instruction, GOP/s (best of 7: a ceiling):")
-    for t in info["available_tiers"]:
-        if t == "scalar":
-            continue
+    for t in vector_tiers:
         peaks[t] = {n: _peak(g, t, n) for n in threads}
         print(f"  {t:<11} " + "  ".join(f"{n} thr {peaks[t][n]:8.0f}" for n in threads)
               + ("   <- the running tier" if t == tier else ""))
@@ -254,96 +372,139 @@ def run(quick=False, threads=(1, 2), ladder=True) -> int:
     if ladder:
         _ladder(g, threadpoolctl, *shapes[0], max(threads))
 
-    print(f"\nint8 matmul, uint8 x int8 -> int32, tier {tier}; GOP/s = 2MNK / median time.")
+    print(f"\nint8 matmul, uint8 x int8 -> int32; GOP/s = 2MNK / median time.")
     print("  public: int_matmul(a, pack_weights(b), a_zero_point=128, num_threads=n), weights packed once")
     print("  core:   the kernel alone on the same packed weights (_gemm.gemm_packed, no zero-point terms)")
-    print("  f32:    NumPy float32 @ (BLAS, threads pinned); torch: torch._int_mm (int8 x int8), same threads")
-    print("  bound:  for M <= 16, 2MNK / (weight bytes / copy bandwidth of a buffer of the weights' size)")
+    print("  f32:    NumPy float32 @ (BLAS, threads pinned);  i32: NumPy int32 @ (no BLAS, one thread,")
+    print("          timed once on the first rows: its time grows with M x N x K)")
+    print("  torch:  torch._int_mm (int8 x int8) in a child process with oneDNN capped at the row's tier")
+    print("          (ONEDNN_MAX_CPU_ISA), same threads and weight copies, measured just before the tier's rows")
+    print(f"  M <= 16: weights streamed from memory: every method cycles through copies of its weights")
+    print(f"          ({footprint / 2**20:.0f} MiB per method, twice the {llc / 2**20:.0f} MiB last-level cache);")
+    print("          bound = 2MNK / (weight bytes / memory copy bandwidth, np.copyto over as many bytes)")
     print("Every public result was checked bit for bit against an int64 reference first; methods run in 3")
     print("alternating blocks of back-to-back calls (warm-up untimed), with pauses between blocks on 2+ threads;")
     print("public and core share a block, called in turn call by call (the same cache state for both).")
-    header = (f"{'M x K x N':<15} {'thr':>3} {'public':>8} {'core':>8} {'f32':>7} {'torch':>7} {'peak':>7} "
-              f"{'bound':>7} {'pub/core':>8} {'core/peak':>9} {'pub/torch':>9} {'pub/bound':>9} {'reps':>4}  verdict")
-    print(header)
-    print("-" * (len(header) + 30))
-    verdicts = []
+    header = (f"{'tier':<10} {'M x K x N':<15} {'thr':>3} {'public':>7} {'core':>7} {'f32':>6} {'i32':>5} "
+              f"{'torch':>6} {'peak':>6} {'bound':>6} {'pub/core':>8} {'core/peak':>9} {'pub/torch':>9} "
+              f"{'pub/bound':>9} {'pub/f32':>7}  verdict")
     rng = np.random.default_rng(2)
     bandwidth = {}
+    verdicts = []
+    data = []
     for M, K, N in shapes:
         a = rng.integers(0, 256, (M, K)).astype(np.uint8)
         b = rng.integers(-128, 128, (K, N)).astype(np.int8)
-        w = pack_weights(b)
-        af = a.astype(np.float32)
-        bf = b.astype(np.float32)
-        ref = _reference(a, np.ascontiguousarray(b.T)) - 128 * b.sum(axis=0, dtype=np.int64)[None, :]
-        np.testing.assert_array_equal(int_matmul(a, w, 128), ref, err_msg=f"public API wrong on {M}x{K}x{N}")
-        out = np.empty((M, N), np.int32)
-        ta = tb = None
-        if torch is not None:
-            ta = torch.from_numpy((a.astype(np.int16) - 128).astype(np.int8))
-            tb = torch.from_numpy(b)
-            try:
-                tref = torch._int_mm(ta, tb).numpy()
-                np.testing.assert_array_equal(tref, ref)
-            except Exception:      # torch._int_mm rejects small M (and shapes not multiple of 8)
-                ta = None
-        for nthr in threads:
-            fns = {
-                "ours": {"public": lambda: int_matmul(a, w, 128, num_threads=nthr),
-                         "core": lambda: g.gemm_packed(a, False, w.packed, N, out, None, None, tier, nthr)},
-                "float32": lambda: af @ bf,
-            }
-            if ta is not None:
-                torch.set_num_threads(nthr)
-                fns["torch"] = lambda: torch._int_mm(ta, tb)
-            with threadpoolctl.threadpool_limits(nthr):
-                reps = _repeats(M, K, N, quick)
-                times = _interleaved(fns, reps, settle=nthr > 1)
-            r = {k: _gops(M, K, N, statistics.median(v)) for k, v in times.items()}
-            peak = peaks.get(tier, {}).get(nthr)
-            bound = None
-            if M <= 16:
-                if nthr not in bandwidth:
-                    bandwidth[nthr] = _copy_bandwidth(K * N, nthr)
-                bound = 2.0 * M * N * K / (K * N / (bandwidth[nthr] * 1e9)) / 1e9
-            pub_core = r["public"] / r["core"]
-            core_peak = r["core"] / peak if peak else None
-            pub_torch = r["public"] / r["torch"] if "torch" in r else None
-            pub_bound = r["public"] / bound if bound else None
-            checks = [("pub/core", pub_core, 0.9)]
-            if (M, K, N) in ((1024, 1024, 1024), (2048, 2048, 2048), (128, 4096, 4096)) or (quick and M > 16):
-                if core_peak is not None:
-                    checks.append(("core/peak", core_peak, 0.8))
-                if pub_torch is not None and tier != "amx":
-                    checks.append(("pub/torch", pub_torch, 0.9))
-            if pub_bound is not None:
-                checks.append(("pub/bound", pub_bound, 0.8))
-            missed = [f"{n} {v:.2f}<{t}" for n, v, t in checks if v < t]
-            verdict = "met" if not missed else "MISSED " + ", ".join(missed)
-            if pub_torch is not None and tier == "amx" and M > 16:
-                verdict += " (AMX: torch/oneDNN reported, not a target)"
-            verdicts.append(not missed)
-            print(f"{f'{M}x{K}x{N}':<15} {nthr:>3} {r['public']:8.0f} {r['core']:8.0f} {r['float32']:7.0f} "
-                  f"{_fmt(r.get('torch'), 7)} {_fmt(peak, 7)} {_fmt(bound, 7)} {pub_core:8.2f} "
-                  f"{_fmt(core_peak, 9, 2)} {_fmt(pub_torch, 9, 2)} {_fmt(pub_bound, 9, 2)} {reps:>4}  {verdict}",
-                  flush=True)
+        data.append((M, K, N, a, b))
+    i32 = {(M, K, N): _numpy_int32(a, b) for M, K, N, a, b in data}
+    saved_env = os.environ.get(TIER_ENV)
+    try:
+        for t in run_tiers:
+            tq = _torch_at_isa(t, [list(x[:3]) for x in data], threads, footprint, quick)
+            os.environ[TIER_ENV] = t
+            print(f"\n{header}")
+            print("-" * (len(header) + 30))
+            for M, K, N, a, b in data:
+                w = pack_weights(b)
+                ref = _reference(a, np.ascontiguousarray(b.T)) - 128 * b.sum(axis=0, dtype=np.int64)[None, :]
+                np.testing.assert_array_equal(int_matmul(a, w, 128), ref, err_msg=f"{t}: public API wrong on {M}x{K}x{N}")
+                out = np.empty((M, N), np.int32)
+                af = a.astype(np.float32)
+                bf = b.astype(np.float32)
+                streamed = M <= 16
+                ws = _packed_copies(w, _n_copies(w.packed.nbytes, footprint)) if streamed else [w]
+                bfs = [bf] + [bf.copy() for _ in range(_n_copies(bf.nbytes, footprint) - 1)] if streamed else [bf]
+                for nthr in threads:
+                    fns = {
+                        "ours": {"public": _Cycle(lambda ww: int_matmul(a, ww, 128, num_threads=nthr), ws),
+                                 "core": _Cycle(lambda ww: g.gemm_packed(a, False, ww.packed, N, out, None, None,
+                                                                         t, nthr), ws[len(ws) // 2:] + ws[:len(ws) // 2])},
+                        "float32": _Cycle(lambda x: af @ x, bfs),
+                    }
+                    with threadpoolctl.threadpool_limits(nthr):
+                        reps = _repeats(M, K, N, quick)
+                        times = _interleaved(fns, reps, settle=nthr > 1)
+                    r = {k: _gops(M, K, N, statistics.median(v)) for k, v in times.items()}
+                    torch_g = (tq or {}).get(f"{M},{K},{N},{nthr}")
+                    peak = peaks.get(t, {}).get(nthr)
+                    bound = None
+                    if streamed:
+                        if nthr not in bandwidth:
+                            bandwidth[nthr] = _copy_bandwidth(footprint, nthr)
+                        bound = 2.0 * M * N * K / (K * N / (bandwidth[nthr] * 1e9)) / 1e9
+                    pub_core = r["public"] / r["core"]
+                    core_peak = r["core"] / peak if peak else None
+                    pub_torch = r["public"] / torch_g if torch_g else None
+                    pub_bound = r["public"] / bound if bound else None
+                    checks = [("pub/core", pub_core, 0.9)]
+                    large = (M, K, N) in ((1024, 1024, 1024), (2048, 2048, 2048), (128, 4096, 4096)) or (quick and M > 16)
+                    notes = []
+                    if large and core_peak is not None:
+                        if t == "amx":
+                            notes.append("AMX core/peak reported, not judged: see --help")
+                        else:
+                            checks.append(("core/peak", core_peak, 0.8))
+                    if large and pub_torch is not None:
+                        if t == "amx":
+                            notes.append("vs oneDNN AMX: the anchor")
+                        else:
+                            checks.append(("pub/torch", pub_torch, 0.9))
+                    if pub_bound is not None:
+                        checks.append(("pub/bound", pub_bound, 0.8))
+                    missed = [f"{n} {v:.2f}<{thr_}" for n, v, thr_ in checks if v < thr_]
+                    verdict = "met" if not missed else "MISSED " + ", ".join(missed)
+                    if notes:
+                        verdict += " (" + "; ".join(notes) + ")"
+                    verdicts.append(not missed)
+                    print(f"{t:<10} {f'{M}x{K}x{N}':<15} {nthr:>3} {r['public']:7.0f} {r['core']:7.0f} "
+                          f"{r['float32']:6.0f} {i32[(M, K, N)][0]:5.1f} {_fmt(torch_g, 6)} {_fmt(peak, 6)} "
+                          f"{_fmt(bound, 6)} {pub_core:8.2f} {_fmt(core_peak, 9, 2)} {_fmt(pub_torch, 9, 2)} "
+                          f"{_fmt(pub_bound, 9, 2)} {r['public'] / r['float32']:7.1f}  {verdict}", flush=True)
+                del ws, bfs
+    finally:
+        if saved_env is None:
+            os.environ.pop(TIER_ENV, None)
+        else:
+            os.environ[TIER_ENV] = saved_env
+    print("i32 (NumPy int32 @) timed on the first " + ", ".join(
+        f"{m} of {M}" for (M, K, N), (_, m) in i32.items()) + " rows")
     if bandwidth:
-        print("copy bandwidth over a buffer of the weights' size: "
+        print(f"memory copy bandwidth over {footprint / 2**20:.0f} MiB: "
               + ", ".join(f"{n} thr {bw:.1f} GB/s" for n, bw in sorted(bandwidth.items())))
     print(f"load average (1 min) after: {_load()}")
-    print(f"\nTargets: {sum(verdicts)} of {len(verdicts)} rows met "
-          f"(tier {tier}; the machine is shared: rerun before trusting a miss).")
+    print(f"\nTargets: {sum(verdicts)} of {len(verdicts)} rows met (tiers {', '.join(run_tiers)}; "
+          f"the machine is shared: rerun before trusting a miss).")
     return 0
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m quantref.bench gemm", description=__doc__.split("\n\n")[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--torch-child"]:           # internal: see _torch_at_isa
+        import json
+
+        print(json.dumps(_torch_child(json.loads(argv[1]))))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m quantref.bench gemm", description=__doc__.split("\n\n")[0],
+                                     epilog=AMX_NOTE)
     parser.add_argument("--quick", action="store_true", help="small shapes and few repeats (smoke test)")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     parser.add_argument("--no-ladder", action="store_true", help="skip the per-rung table")
+    parser.add_argument("--tiers", default=None,
+                        help="tiers to measure: 'all' (every one this CPU runs, each forced in turn) or a "
+                             "comma-separated list; default: the tier that runs")
+    parser.add_argument("--footprint-mb", type=int, default=None,
+                        help="bytes of weight copies each method cycles through at M <= 16 "
+                             "(default: twice the last-level cache, at least 256 MiB)")
     args = parser.parse_args(argv)
     threads = parse_threads(parser, args.threads)
-    return run(quick=args.quick, threads=threads, ladder=not args.no_ladder)
+    return run(quick=args.quick, threads=threads, ladder=not args.no_ladder, tiers=args.tiers,
+               footprint_mb=args.footprint_mb)
+
+
+AMX_NOTE = """AMX: its register-only peak (tdpbusd back to back, 16 x 16 x 64 multiply-adds each) is a
+ceiling no real product reaches, because every tdpbusd needs two 1 KiB tiles from the caches: the
+rows of an AMX tier report core/peak without judging it, and name oneDNN's AMX kernel (torch) as
+the anchor."""
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ enum { QR_SCALAR = 0, QR_TIER_AVX2 = 1, QR_TIER_AVXVNNI = 2, QR_TIER_AVX512VNNI 
 #define QR_MB 192           /* rows of A per task (a multiple of 6 and of 32) */
 #define QR_AMX_MB 256      /* rows of A per AMX task (a multiple of 32): 256 x Kp bytes in L2 */
 #define QR_AMX_KC 1024     /* k per AMX block: a 32-column slice of the panel (32 KiB) in L1 */
-#define QR_AMX_MIN_ROWS 8    /* below this many rows of A the AMX tier hands over to AVX-512 VNNI */
+#define QR_AMX_MIN_ROWS 5    /* below this many rows of A the AMX tier hands over to AVX-512 VNNI (measured: equal at 4) */
 #define QR_MIN_MACS 2097152.0  /* multiply-adds per thread, at least (about 20 us of work) */
 
 /* num_threads <= 0: OpenMP's default (OMP_NUM_THREADS, else every core); 1 without OpenMP */
@@ -450,6 +450,29 @@ static QR_TAMX void qr_amx_config(void) {
     __asm__ volatile("ldtilecfg %0" : : "m"(cfg) : "memory");
 }
 
+/* rows [i0, i1) of the partial sums `acc` (row stride 64) plus the zero-point terms into C */
+static QR_TAMX void qr_amx_epilogue(const int32_t *acc, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0,
+                                    Py_ssize_t ncols, const int32_t *colterm, const int32_t *zb,
+                                    const int32_t *rowsum, int32_t *C, Py_ssize_t ldc) {
+    __mmask16 m[4];
+    for (int s = 0; s < 4; s++) {
+        Py_ssize_t left = ncols - 16 * s;
+        m[s] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+    }
+    for (Py_ssize_t r = 0; r < i1 - i0; r++) {
+        const int32_t *src = acc + r * 64;
+        int32_t *dst = C + (i0 + r) * ldc + j0;
+        for (int s = 0; s < 4 && m[s]; s++) {
+            __m512i v = _mm512_loadu_si512(src + 16 * s);
+            if (colterm) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m[s], colterm + j0 + 16 * s));
+            if (zb)
+                v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(rowsum[i0 + r]),
+                                                         _mm512_maskz_loadu_epi32(m[s], zb + j0 + 16 * s)));
+            _mm512_mask_storeu_epi32(dst + 16 * s, m[s], v);
+        }
+    }
+}
+
 /* Rows [i0, i1) (i0 a multiple of 32) times one 64-column panel.  A arrives in tile layout: the
    16 x 64-byte tile of row block r (16 rows) and k-chunk c (64 bytes of k) is 1 KiB contiguous at
    Ap + (r * nkc + c) * 1024.  The k loop is blocked by QR_AMX_KC so that a 32-column slice of the
@@ -492,24 +515,36 @@ static QR_TAMX void qr_task_amx(const uint8_t *Ap, Py_ssize_t Kp, Py_ssize_t i0,
         }
     }
     __asm__ volatile("" : : : "memory");
-    __mmask16 m[4];
-    for (int s = 0; s < 4; s++) {
-        Py_ssize_t left = ncols - 16 * s;
-        m[s] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-    }
-    for (Py_ssize_t r = 0; r < i1 - i0; r++) {
-        const int32_t *src = acc + r * 64;
-        int32_t *dst = C + (i0 + r) * ldc + j0;
-        for (int s = 0; s < 4 && m[s]; s++) {
-            __m512i v = _mm512_loadu_si512(src + 16 * s);
-            if (colterm) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m[s], colterm + j0 + 16 * s));
-            if (zb)
-                v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(rowsum[i0 + r]),
-                                                         _mm512_maskz_loadu_epi32(m[s], zb + j0 + 16 * s)));
-            _mm512_mask_storeu_epi32(dst + 16 * s, m[s], v);
-        }
-    }
+    qr_amx_epilogue(acc, i0, i1, j0, ncols, colterm, zb, rowsum, C, ldc);
 }
+/* A of at most 16 rows (one tile high) times one 64-column panel: four C tiles side by side, so
+   each k-chunk reads the panel's 4 KiB once, front to back (weights streamed from memory at
+   small batch); the 2 x 2 blocking of qr_task_amx would read it in two passes and pad A to 32
+   rows. */
+static QR_TAMX void qr_task_amx16(const uint8_t *Ap, Py_ssize_t Kp, Py_ssize_t M, const int8_t *panel,
+                                  Py_ssize_t j0, Py_ssize_t ncols, const int32_t *colterm, const int32_t *zb,
+                                  const int32_t *rowsum, int32_t *C, Py_ssize_t ldc, int32_t *acc) {
+    Py_ssize_t nkc = Kp / 64;
+    __asm__ volatile("" : : : "memory");
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    for (Py_ssize_t kc = 0; kc < nkc; kc++) {
+        const int8_t *b = panel + kc * 4096;
+        _tile_loadd(4, Ap + kc * 1024, 64);
+        _tile_loadd(5, b, 256);
+        _tile_loadd(6, b + 64, 256);
+        _tile_dpbusd(0, 4, 5);
+        _tile_loadd(7, b + 128, 256);
+        _tile_dpbusd(1, 4, 6);
+        _tile_loadd(5, b + 192, 256);
+        _tile_dpbusd(2, 4, 7);
+        _tile_dpbusd(3, 4, 5);
+    }
+    _tile_stored(0, acc, 256); _tile_stored(1, acc + 16, 256);
+    _tile_stored(2, acc + 32, 256); _tile_stored(3, acc + 48, 256);
+    __asm__ volatile("" : : : "memory");
+    qr_amx_epilogue(acc, 0, M, j0, ncols, colterm, zb, rowsum, C, ldc);
+}
+
 /* rows [r0, r1) of A (M x K, a ^ ax) into the tile layout of qr_task_amx; rows >= M and k >= K: 0 */
 static QR_TAMX void qr_amx_pack_a(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py_ssize_t M, Py_ssize_t K,
                                   Py_ssize_t Kp, Py_ssize_t r0, Py_ssize_t r1, uint8_t *out) {
@@ -678,7 +713,7 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     /* one workspace: rowsum (M int32), the copy of A, AMX partial sums (QR_AMX_MB x 64 per thread) */
     Py_ssize_t kp = tier == QR_TIER_AMX ? Kp : Kq;
     int copy_a = tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq != K);
-    if (tier == QR_TIER_AMX) Mp = (M + 31) / 32 * 32;
+    if (tier == QR_TIER_AMX) Mp = M <= 16 ? 16 : (M + 31) / 32 * 32;   /* see qr_task_amx16 */
     size_t rs_bytes = zb ? ((size_t)M * sizeof(int32_t) + 63) / 64 * 64 : 0;
     size_t a_bytes = copy_a ? ((size_t)Mp * (size_t)kp + 63) / 64 * 64 : 0;
     size_t acc_bytes = tier == QR_TIER_AMX ? sizeof(int32_t) * QR_AMX_MB * 64 * (size_t)nthreads : 0;
@@ -753,8 +788,12 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
             switch (tier) {
 #if QR_X86
                 case QR_TIER_AMX:
-                    qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
-                                amx_acc + (size_t)qr_thread_num() * QR_AMX_MB * 64);
+                    if (M <= 16)
+                        qr_task_amx16(A, lda, M, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
+                                      amx_acc + (size_t)qr_thread_num() * QR_AMX_MB * 64);
+                    else
+                        qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
+                                    amx_acc + (size_t)qr_thread_num() * QR_AMX_MB * 64);
                     break;
                 case QR_TIER_AVX512VNNI:
                     qr_task_512(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
