@@ -26,6 +26,13 @@
  *   3 avx512vnni  vpdpbusd on 512-bit registers
  *   4 amx         tdpbusd on 16 x 64-byte tiles (Linux: needs arch_prctl permission first);
  *                 below QR_AMX_MIN_ROWS rows of A it runs tier 3 (tiles would be mostly padding)
+ *
+ * Feeding AMX is the whole difficulty: one tdpbusd does 16 x 16 x 64 multiply-adds in ~16 cycles
+ * but reads two 1 KiB tiles, more than L2 delivers in that time.  So A is copied into tile layout
+ * (each tile 1 KiB contiguous), k runs in blocks of QR_AMX_KC whose 32-column slice of the panel
+ * (32 KiB) stays in L1 while every 32-row block of the task passes it, and a task's row block
+ * (QR_AMX_MB x Kp bytes) stays in L2 while the panels stream past.  At most 16 rows take
+ * qr_task_amx16 instead, which reads each k-chunk of the weights once, front to back.
  */
 #ifndef QUANTREF_GEMM_TIERS_H
 #define QUANTREF_GEMM_TIERS_H
