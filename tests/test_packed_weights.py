@@ -175,9 +175,46 @@ def test_bad_input_is_refused_with_the_fix():
         pack_weights(np.zeros((4, 3), np.int8), np.zeros(4, np.int64))
 
 
+def test_repeated_calls_keep_every_check(monkeypatch):
+    """After a first call has been checked, later calls with the same dtype and zero point take a
+    short path; everything else must still meet the full checks, and the environment still rules."""
+    rng = np.random.default_rng(8)
+    b = codes(rng, I8, (40, 9))
+    w = pack_weights(b)
+    a = codes(rng, U8, (6, 40))
+    np.testing.assert_array_equal(int_matmul(a, w, 7), reference(a, b, 7, 0))     # checked in full
+    np.testing.assert_array_equal(int_matmul(a, w, 7), reference(a, b, 7, 0))     # the short path
+    with pytest.raises(ValueError, match="num_threads"):
+        int_matmul(a, w, 7, num_threads=0)
+    with pytest.raises(ValueError, match="num_threads"):
+        int_matmul(a, w, 7, num_threads=True)
+    with pytest.raises(ValueError, match="K=40"):
+        int_matmul(codes(rng, U8, (6, 41)), w, 7)
+    with pytest.raises(ValueError, match="a_zero_point"):
+        int_matmul(a, w, 256)
+    a8 = codes(rng, I8, (6, 40))                  # same zero point, other dtype: checked again
+    with pytest.raises(ValueError, match="a_zero_point"):
+        int_matmul(a8, w, 200)
+    np.testing.assert_array_equal(int_matmul(a8, w, 7), reference(a8, b, 7, 0))
+    np.testing.assert_array_equal(int_matmul(a[:, ::-1].copy()[:, ::-1], w, 7), reference(a, b, 7, 0))
+    monkeypatch.setenv("QUANTREF_BACKEND", "numpy")   # the NumPy twin answers, and agrees
+    np.testing.assert_array_equal(int_matmul(a, w, 7), reference(a, b, 7, 0))
+    monkeypatch.setenv("QUANTREF_BACKEND", "nonsense")
+    with pytest.raises(ValueError, match="nonsense"):
+        int_matmul(a, w, 7)
+    if AVAILABLE:
+        monkeypatch.delenv("QUANTREF_BACKEND")
+        w = pack_weights(b)                       # packed for the kernel (whatever the caller's env)
+        np.testing.assert_array_equal(int_matmul(a, w, 7), reference(a, b, 7, 0))
+        monkeypatch.setenv(TIER_ENV, "sse9")
+        with pytest.raises(ValueError, match="not a tier"):
+            int_matmul(a, w, 7)
+
+
 def test_an_unknown_forced_tier_is_refused(monkeypatch):
     if not AVAILABLE:
         pytest.skip("the compiled extension quantref.kernels._gemm is not built")
+    monkeypatch.delenv("QUANTREF_BACKEND", raising=False)
     monkeypatch.setenv(TIER_ENV, "sse9")
     with pytest.raises(ValueError, match="not a tier"):
         int_matmul(np.zeros((1, 1), np.uint8), pack_weights(np.zeros((1, 1), np.int8)))

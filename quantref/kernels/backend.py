@@ -67,10 +67,13 @@ class BackendWarning(UserWarning):
 #: whether this process has already been told that the compiled kernels are missing
 _warned = False
 
+#: the environment variable that chooses the backend when no ``backend=`` is given
+BACKEND_ENV = "QUANTREF_BACKEND"
+
 
 def _requested(name: str | None) -> str:
     """The backend asked for: ``name``, else ``QUANTREF_BACKEND``, else ``"auto"``; checked."""
-    name = name or os.environ.get("QUANTREF_BACKEND", "auto") or "auto"
+    name = name or os.environ.get(BACKEND_ENV, "auto") or "auto"
     if name not in BACKENDS:
         raise ValueError(f"backend={name!r} is unknown; use one of {BACKENDS} "
                          f"(or set QUANTREF_BACKEND to one of them).")

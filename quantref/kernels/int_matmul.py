@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .backend import check_num_threads, get_backend
+from .packed import PackedWeights, fast_call, pack_weights, packed_matmul
 
 INT32_MAX = np.iinfo(np.int32).max
 _CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.int8))
@@ -167,8 +168,10 @@ def int_matmul(a, b, a_zero_point=0, b_zero_point=0, *, backend: str | None = No
     >>> int_matmul(a, b, a_zero_point=128)
     array([[2]], dtype=int32)
     """
-    from .packed import PackedWeights, pack_weights, packed_matmul
-
+    if backend is None and type(b) is PackedWeights and type(b_zero_point) is int and b_zero_point == 0:
+        out = fast_call(a, b, a_zero_point, num_threads)   # what an earlier call already checked
+        if out is not None:
+            return out
     check_num_threads(num_threads)
     if isinstance(b, PackedWeights):
         if not (type(b_zero_point) is int and b_zero_point == 0) and np.any(np.asarray(b_zero_point) != 0):
