@@ -134,6 +134,26 @@ def test_plain_arrays_and_packed_agree_and_threads_do_not_matter(tier):
     np.testing.assert_array_equal(int_matmul(big[::2, ::2], w, 3), reference(big[::2, ::2], b, 3, 0))
 
 
+@pytest.mark.parametrize("tier", TIER_PARAMS, indirect=True)
+def test_calls_from_many_python_threads_at_once(tier):
+    """The kernel keeps its scratch memory per calling thread (reused from call to call, grown when
+    a larger call comes): calls from several Python threads at once, of changing sizes, must not
+    share it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    b = codes(rng, I8, (300, 130))
+    w = pack_weights(b, 3)
+    inputs = [codes(rng, U8 if i % 2 else I8, (1 + (37 * i) % 90, 300)) for i in range(24)]
+
+    def run(i):
+        a = inputs[i]
+        return np.array_equal(int_matmul(a, w, 5, num_threads=1 + i % 2), reference(a, b, 5, 3))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(run, list(range(24)) * 3))
+
+
 def test_packed_weights_keep_their_codes_and_sums():
     rng = np.random.default_rng(9)
     b = codes(rng, U8, (10, 7))
