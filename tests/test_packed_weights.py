@@ -154,6 +154,18 @@ def test_calls_from_many_python_threads_at_once(tier):
         assert all(pool.map(run, list(range(24)) * 3))
 
 
+@pytest.mark.parametrize("tier", TIER_PARAMS, indirect=True)
+def test_row_blocks_meet_every_panel(tier):
+    """500 rows and K = 2100: three 192-row blocks of the vector tiers (the last one short), two
+    256-row AMX tasks, three 1024-k AMX blocks, 3 panels (the last partial), on 1 and 2 threads."""
+    rng = np.random.default_rng(12)
+    a, b = codes(rng, U8, (500, 2100)), codes(rng, I8, (2100, 150))
+    ref = reference(a, b, 9, 0)
+    w = pack_weights(b)
+    for threads in (1, 2):
+        np.testing.assert_array_equal(int_matmul(a, w, 9, num_threads=threads), ref)
+
+
 def test_packed_weights_keep_their_codes_and_sums():
     rng = np.random.default_rng(9)
     b = codes(rng, U8, (10, 7))
