@@ -216,9 +216,9 @@ def _copy_bandwidth(nbytes, nthr, repeats=5):
 
 def _aligned_copy(x):
     """A copy of ``x`` on a 64-byte boundary, as pack_weights lays out its panels."""
-    raw = np.empty(x.nbytes + 64, np.uint8)
-    start = (-raw.ctypes.data) % 64
-    out = raw[start:start + x.nbytes].view(x.dtype).reshape(x.shape)
+    from quantref.kernels.aligned import aligned_empty
+
+    out = aligned_empty(x.shape, x.dtype)
     out[...] = x
     return out
 

@@ -74,6 +74,8 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t
 
 import numpy as np
 
+from quantref.kernels.aligned import aligned_empty
+
 cimport numpy as cnp
 
 cnp.import_array()
@@ -654,11 +656,7 @@ def pack_b(const int8_t[:, ::1] b):
     cdef Py_ssize_t K = b.shape[0], N = b.shape[1]
     cdef Py_ssize_t Kp = packed_k(K), P = (N + QR_NR - 1) // QR_NR
     # 64-byte aligned: every row of an AMX tile and every zmm load of the panel is one cache line
-    # (NumPy aligns to 16 bytes only, and a tile row straddling two lines costs two loads)
-    nbytes = P * Kp * QR_NR
-    raw = np.empty(nbytes + 64, dtype=np.int8)
-    start = (-raw.ctypes.data) % 64
-    out = raw[start:start + nbytes].reshape(P, Kp // 4, 4 * QR_NR)
+    out = aligned_empty((P, Kp // 4, 4 * QR_NR), np.int8)
     cdef int8_t[:, :, ::1] o = out
     if P > 0:
         with nogil:

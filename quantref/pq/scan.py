@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from quantref.kernels.aligned import aligned_empty
 from quantref.kernels.backend import check_num_threads, resolve
 
 from .tables import QuantizedTables
@@ -210,14 +211,6 @@ def _check_impl(impl, mod):
     return impl != "portable" and mod.SIMD_AVAILABLE
 
 
-def _aligned_empty(shape, dtype, align: int = 64) -> np.ndarray:
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape, dtype=np.int64))
-    raw = np.empty(n * dtype.itemsize + align, dtype=np.uint8)
-    start = (-raw.ctypes.data) % align
-    return raw[start:start + n * dtype.itemsize].view(dtype).reshape(shape)
-
-
 def _check_out(out, shape, dtype):
     if out is None:
         return None
@@ -321,7 +314,7 @@ def scan(codes, tables, *, dequantize: bool = False, out=None, num_threads: int 
             buf, res = out, out
         else:
             ldo = -(-N // 32) * 32      # rows start on 64-byte boundaries: whole cache lines per block
-            buf = _aligned_empty((nq, ldo), out_dtype)
+            buf = aligned_empty((nq, ldo), out_dtype)
             res = buf[:, :N]
         if nq and N:
             if fuse:
@@ -337,7 +330,7 @@ def scan(codes, tables, *, dequantize: bool = False, out=None, num_threads: int 
         if out is not None and out.strides[0] == 2 and out.strides[1] % 2 == 0 and out.strides[1] >= nq * 2:
             buf_t = out.T
         else:
-            buf_t = _aligned_empty((N, -(-nq // 32) * 32), np.uint16)   # 64-byte rows
+            buf_t = aligned_empty((N, -(-nq // 32) * 32), np.uint16)   # 64-byte rows
         res = buf_t[:, :nq].T
         if nq and N and M:
             stream_ok = N * nq * 2 >= STREAM_MIN_BYTES
