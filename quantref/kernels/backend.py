@@ -71,7 +71,7 @@ _warned = False
 BACKEND_ENV = "QUANTREF_BACKEND"
 
 
-def _requested(name: str | None) -> str:
+def requested_backend(name: str | None = None) -> str:
     """The backend asked for: ``name``, else ``QUANTREF_BACKEND``, else ``"auto"``; checked."""
     name = name or os.environ.get(BACKEND_ENV, "auto") or "auto"
     if name not in BACKENDS:
@@ -122,7 +122,7 @@ def _warn_missing(trigger: tuple[str, ...]) -> None:
 def _choose(name: str | None, load: Callable[[], ModuleType], label: str, trigger: tuple[str, ...],
             twin: str) -> ModuleType:
     """The one rule: ``load()`` the compiled module or import ``twin``, as ``name`` asks."""
-    name = _requested(name)
+    name = requested_backend(name)
     if name == "numpy":
         return importlib.import_module(twin)
     try:

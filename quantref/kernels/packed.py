@@ -26,11 +26,10 @@ column term for the given :math:`z_a` (cached) and, when :math:`z_b \ne 0`, the 
 from __future__ import annotations
 
 import importlib
-import os
 
 import numpy as np
 
-from .backend import BACKEND_ENV, get_backend, kernel_threads
+from .backend import get_backend, kernel_threads, requested_backend
 from .tiers import gemm_tier
 
 _SIGNED = np.dtype(np.int8)
@@ -86,7 +85,6 @@ class PackedWeights:
         self._zb_s32 = zb_s.astype(np.int32) if np.any(zb_s) else None
         self._colterms = {}                                  # z_a^u -> int32 (N,) column term
         self._k_max = {}                                     # (a dtype, z_a) -> max_safe_k, checked once
-        self._checked = {}                                   # (a dtype, z_a) -> (a signed, colterm): see fast_call
 
     def colterm(self, za_u: int) -> np.ndarray | None:
         """The per-column term :math:`K z^u_a z^s_b - z^u_a \\sum_k b^s` mod 2^32 (None if zero)."""
@@ -169,42 +167,36 @@ def packed_matmul(a: np.ndarray, w: PackedWeights, za: np.ndarray, *, backend: s
     kernel = get_backend(backend)
     if w.packed is None or kernel.__name__.endswith("_numpy_backend"):
         return int_matmul_terms(a, w.codes, za, w.zero_point, backend=backend).result
-    g = _compiled_gemm()
+    return _compiled_matmul(np.ascontiguousarray(a), w, int(za), kernel_threads(num_threads))
+
+
+def _compiled_matmul(a: np.ndarray, w: PackedWeights, za: int, threads: int) -> np.ndarray:
+    """The compiled kernel on C-contiguous uint8 or int8 codes ``a`` and packed ``w``."""
     signed = a.dtype == _SIGNED
-    za_u = int(za) + (128 if signed else 0)
-    M = a.shape[0]
-    N = w.shape[1]
-    out = np.empty((M, N), dtype=np.int32)
-    a_bytes = np.ascontiguousarray(a).view(np.uint8)
-    colterm = w.colterm(za_u)
-    g.gemm_packed(a_bytes, signed, w.packed, N, out, colterm, w._zb_s32, gemm_tier(),
-                  kernel_threads(num_threads))
-    if type(za) is int and len(w._checked) < 64:             # checked: later calls may take fast_call
-        w._checked[(a.dtype.char, za)] = (signed, colterm)
+    out = np.empty((a.shape[0], w.shape[1]), dtype=np.int32)
+    _compiled_gemm().gemm_packed(a.view(np.uint8), signed, w.packed, w.shape[1], out,
+                                 w.colterm(za + 128 if signed else za), w._zb_s32, gemm_tier(), threads)
     return out
 
 
 def fast_call(a, w: PackedWeights, a_zero_point, num_threads):
     """:func:`int_matmul` on packed weights without its checks, or None when they must run.
 
-    Valid only for what an earlier full call already checked: the same ``a`` dtype and integer
-    zero point (``w._checked``, filled by :func:`packed_matmul`), a C-contiguous 2-D ``a`` of the
-    right width, the default backend resolving to the compiled kernel.  With the weights streamed
+    Valid only for what an earlier call already checked: the same ``a`` dtype and integer zero
+    point (its ``max_safe_k`` is then cached in ``w._k_max``), a C-contiguous 2-D ``a`` of the
+    right width, packed weights and a backend that is not ``"numpy"``.  With the weights streamed
     from memory every line of Python runs from cold caches, so the path is kept short.
     """
     if type(a) is not np.ndarray or type(a_zero_point) is not int or a.ndim != 2 or not a.flags.c_contiguous:
         return None
-    hit = w._checked.get((a.dtype.char, a_zero_point))
-    if hit is None or a.shape[1] != w.shape[0] or (os.environ.get(BACKEND_ENV) or "auto") not in ("auto", "cython"):
+    k_max = w._k_max.get((a.dtype.char, a_zero_point))
+    K = w.shape[0]
+    if k_max is None or K > k_max or a.shape[1] != K or w.packed is None or requested_backend() == "numpy":
         return None
-    signed, colterm = hit
     if num_threads is None:
         threads = kernel_threads(None)
     elif type(num_threads) is int and num_threads > 0:
         threads = num_threads
     else:
         return None                                          # the full path names the mistake
-    out = np.empty((a.shape[0], w.shape[1]), dtype=np.int32)
-    _gemm_module.gemm_packed(a.view(np.uint8), signed, w.packed, w.shape[1], out, colterm, w._zb_s32,
-                             gemm_tier(), threads)
-    return out
+    return _compiled_matmul(a, w, a_zero_point, threads)
