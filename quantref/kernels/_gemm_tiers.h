@@ -216,6 +216,14 @@ static void qr_task_scalar(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py_ssiz
 }
 
 #if QR_X86
+/* the four 16-lane masks of a panel with `ncols` valid columns (lane t of mask s: column 16s+t) */
+static inline void qr_panel_masks(Py_ssize_t ncols, __mmask16 m[4]) {
+    for (int s = 0; s < 4; s++) {
+        Py_ssize_t left = ncols - 16 * s;
+        m[s] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Tier 3: AVX-512 VNNI, 6 rows x 64 columns (24 zmm accumulators)                             */
 /* ------------------------------------------------------------------------------------------ */
@@ -269,10 +277,7 @@ static QR_T512 void qr_task_512(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, P
                                 int32_t *C, Py_ssize_t ldc) {
     uint32_t ax = ax8 * 0x01010101u;
     __mmask16 m[4];
-    QR_UNROLL for (int s = 0; s < 4; s++) {
-        Py_ssize_t left = ncols - 16 * s;
-        m[s] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-    }
+    qr_panel_masks(ncols, m);
     Py_ssize_t nq = K / 4;     /* A is padded by the caller when K % 4 != 0 */
     for (Py_ssize_t q0 = 0; q0 < nq; q0 += QR_KC / 4) {
         Py_ssize_t qn = nq - q0 < QR_KC / 4 ? nq - q0 : QR_KC / 4;
@@ -462,10 +467,7 @@ static QR_TAMX void qr_amx_epilogue(const int32_t *acc, Py_ssize_t i0, Py_ssize_
                                     Py_ssize_t ncols, const int32_t *colterm, const int32_t *zb,
                                     const int32_t *rowsum, int32_t *C, Py_ssize_t ldc) {
     __mmask16 m[4];
-    for (int s = 0; s < 4; s++) {
-        Py_ssize_t left = ncols - 16 * s;
-        m[s] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-    }
+    qr_panel_masks(ncols, m);
     for (Py_ssize_t r = 0; r < i1 - i0; r++) {
         const int32_t *src = acc + r * 64;
         int32_t *dst = C + (i0 + r) * ldc + j0;
@@ -741,8 +743,8 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
             rowsum[i] = (int32_t)s;
         }
     }
-    /* AMX: a copy of A with a ^ ax applied, in tile layout (see qr_task_amx), zero-padded to rows:
-       a multiple of 32, k: Kp (padded k meets zero rows of B, padded rows are not stored), made by
+    /* AMX: a copy of A with a ^ ax applied, in tile layout (see qr_task_amx), zero-padded to Mp
+       rows and Kp bytes of k (padded k meets zero rows of B, padded rows are not stored), made by
        the threads themselves below */
     const uint8_t *A_src = A;
     Py_ssize_t lda_src = lda;
