@@ -9,6 +9,8 @@ For each problem set and exercise:
   case (a named mistake is never a guess);
 * the registry and the notebook agree: test cells, their points, the function's signature;
 * the notebook API (``check_<exercise>``, ``require``) comes from the registry and returns None;
+* the written answers (graded by hand) are in the course's form: question, model answer and rubric
+  in the source, the question alone in the release, the rubric visible in the worked solution;
 * a stub, an exception, a call to quantref and a non-function are reported in words; hidden feedback
   never shows the hidden inputs, visible feedback does.
 
@@ -25,7 +27,7 @@ import pytest
 from autograder import CheckFailed
 from autograder.checking import PUBLIC_SEED, evaluate, local_call, run_check
 from autograder.problem_sets import problem_sets
-from course_helpers import FIXTURES, load_fixture, solution_namespace, source_notebook
+from course_helpers import COURSE, FIXTURES, ROOT, load_fixture, solution_namespace, source_notebook
 
 SETS = problem_sets()
 EXERCISES = [(a, n) for a, ps in sorted(SETS.items()) for n in ps.exercises]
@@ -150,3 +152,36 @@ def test_hidden_feedback_hides_the_inputs_and_visible_feedback_shows_them(assign
     visible = evaluate(exercise, "visible", PUBLIC_SEED, local_call(func, exercise.time_limit))
     if not visible.passed and "First failure" in visible.message:
         assert any(f"{arg}=" in visible.message for arg in exercise.signature), visible.message
+
+
+#: written answers per problem set, where not 2
+WRITTEN_ANSWERS = {"ps9_capstone": 3}
+
+
+@pytest.mark.parametrize("assignment", sorted(SETS))
+def test_written_answers_are_in_the_course_form(assignment):
+    """The course's form of written answers, graded by hand: in the source, each ``written_<n>``
+    is an unlocked, graded markdown solution cell worth 2 points, with a model answer and a rubric
+    inside its solution region, that the autograder leaves alone; the release keeps the question
+    and "YOUR ANSWER HERE"; the worked solution shows each rubric once, outside any solution
+    region; the task cell above them is locked."""
+    problem_set = SETS[assignment]
+    written = tuple(f"written_{n}" for n in range(1, WRITTEN_ANSWERS.get(assignment, 2) + 1))
+    source = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    release = nbformat.read(COURSE / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    worked = nbformat.read(ROOT / "solutions" / f"{assignment}.ipynb", as_version=4)
+    by_id = lambda nb: {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}  # noqa: E731
+    src, rel = by_id(source), by_id(release)
+    for gid in written:
+        cell, meta = src[gid], src[gid].metadata["nbgrader"]
+        assert cell.cell_type == "markdown"
+        assert meta["grade"] and meta["solution"] and not meta["locked"] and meta["points"] == 2
+        assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+        assert "Model answer" in cell.source and "Rubric" in cell.source
+        assert gid not in problem_set.cells, "the autograder leaves the written answers alone"
+        question = cell.source[:cell.source.index("### BEGIN SOLUTION")].strip()
+        assert question.startswith(f"**Question {gid[-1]} (2 points).**")
+        assert rel[gid].source == question + "\n\nYOUR ANSWER HERE", rel[gid].source
+    assert src["written_task"].metadata["nbgrader"]["locked"]
+    rubrics = [c.source for c in worked.cells if "Rubric" in c.source]
+    assert len(rubrics) == len(written) and not any("BEGIN SOLUTION" in r for r in rubrics)
