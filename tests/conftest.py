@@ -1,10 +1,9 @@
 """Suite-wide pytest hooks and fixtures."""
 import os
-from pathlib import Path
 
 import pytest
 
-SHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", Path(__file__).parent / "artifacts" / "browser"))
+from browser_support import SHOTS
 
 
 @pytest.fixture(scope="session")

@@ -15,28 +15,21 @@ is missing (`.ci/run` installs both).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
 
+from browser_support import CHROMIUM, FLAGS, SHOTS, require_browser
 from course_helpers import COURSE, ROOT, filled_submission
 from lab_server import TOKEN, running_lab
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", ROOT / "tests" / "artifacts" / "browser"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"]
 A = "ps1_linear_quantization"
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-if not Path(CHROMIUM).exists():
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = require_browser()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ while the other written answer is still waiting.  Screenshots go to ``BROWSER_SC
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -19,23 +18,18 @@ from pathlib import Path
 import pytest
 
 from autograder.grading import synthetic
+from browser_support import CHROMIUM, FLAGS, SHOTS, require_browser
 from course_helpers import COURSE, ROOT
 from grading_support import LIMITS, cli, scratch_dir
 from lab_server import TOKEN, running_lab
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", ROOT / "tests" / "artifacts" / "browser"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"]
 A = "ps2_integer_matmul"
 STUDENT = "ada"
 SCORE = 1.5
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-if not Path(CHROMIUM).exists():
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = require_browser()
 
 
 @pytest.fixture(scope="module")
