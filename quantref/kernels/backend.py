@@ -231,8 +231,8 @@ def check_num_threads(num_threads) -> int:
 
 def kernel_threads(num_threads) -> int:
     """The thread count a compiled kernel gets: ``None`` -> every core this process may run on
-    (its CPU affinity), else the positive int given; the rule of ``quantref.pq`` (``threads``),
-    so that ``num_threads`` means the same in the GEMM, LUT and PQ kernels.
+    (its CPU affinity), else the positive int given; the GEMM, LUT and PQ kernels all call it,
+    so that ``num_threads`` means the same in each.
 
     Raises
     ------

@@ -41,8 +41,10 @@ import numbers
 import numpy as np
 from tqdm.auto import tqdm
 
+from quantref.kernels.backend import kernel_threads
+
 from .product_quantizer import check_rows
-from .scan import PackedCodes4, get_backend, scan, threads
+from .scan import PackedCodes4, get_backend, scan
 from .tables import quantize_tables
 
 LEVELS = 4
@@ -249,7 +251,7 @@ class MaddnessEncoder:
         self._need_fitted()
         A = check_rows(A, self.d, "A", check_finite=check_finite)
         mod = get_backend(backend)
-        nthreads = threads(num_threads)
+        nthreads = kernel_threads(num_threads)
         if packed:
             data = np.zeros((-(-len(A) // 32), -(-self.ncodebooks // 2), 32), dtype=np.uint8)
             mod.encode_maddness_packed(A, self.split_dims, self.thresholds, data, nthreads)

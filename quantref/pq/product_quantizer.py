@@ -31,8 +31,10 @@ import numbers
 import numpy as np
 from tqdm.auto import tqdm
 
+from quantref.kernels.backend import kernel_threads
+
 from .kmeans import kmeans
-from .scan import check_codes, get_backend, scan, threads
+from .scan import check_codes, get_backend, scan
 
 METRICS = ("ip", "l2")
 #: show a progress bar during training when (training rows x K x M x niter) exceeds this
@@ -201,7 +203,7 @@ class ProductQuantizer:
         x = check_rows(x, self.d, check_finite=check_finite)
         codes = np.empty((x.shape[0], self.M), dtype=np.uint8)
         ct = np.ascontiguousarray(self._centroids.transpose(0, 2, 1))   # (M, dsub, ksub)
-        get_backend(backend).encode_pq(x, ct, codes, threads(num_threads))
+        get_backend(backend).encode_pq(x, ct, codes, kernel_threads(num_threads))
         return codes
 
     def decode(self, codes) -> np.ndarray:

@@ -28,13 +28,12 @@ Codes are checked here, at the Python boundary: every code must index inside its
 """
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import numpy as np
 
 from quantref.kernels.aligned import aligned_empty
-from quantref.kernels.backend import check_num_threads, resolve
+from quantref.kernels.backend import kernel_threads, resolve
 
 from .tables import QuantizedTables
 
@@ -50,17 +49,6 @@ MAX_U8_CODEBOOKS = 256
 def get_backend(backend: str | None = None):
     """The module implementing the kernels: ``quantref.pq._pq`` or its NumPy twin."""
     return resolve(backend, COMPILED, TWIN)
-
-
-def threads(num_threads) -> int:
-    """Thread count for the compiled kernels: ``None`` means every core available to this process."""
-    n = check_num_threads(num_threads)
-    if n:
-        return n
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def check_codes(codes, name: str = "codes", *, M: int | None = None, ksub: int | None = None) -> np.ndarray:
@@ -265,7 +253,7 @@ def scan(codes, tables, *, dequantize: bool = False, out=None, num_threads: int 
     """
     mod = get_backend(backend)
     simd = _check_impl(impl, mod)
-    nthreads = threads(num_threads)
+    nthreads = kernel_threads(num_threads)
     qt = None
     if isinstance(tables, QuantizedTables):
         qt = tables
