@@ -46,6 +46,8 @@ if __name__ == "__main__":  # python -m quantref.bench.gemm: same clean environm
 
 import numpy as np  # noqa: E402
 
+from quantref.kernels.aligned import aligned_empty  # noqa: E402
+
 SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048), (128, 4096, 4096), (16, 4096, 4096), (1, 4096, 4096)]
 QUICK_SHAPES = [(256, 256, 256), (512, 512, 512), (64, 1024, 1024), (16, 1024, 1024), (1, 1024, 1024)]
 
@@ -216,8 +218,6 @@ def _copy_bandwidth(nbytes, nthr, repeats=5):
 
 def _aligned_copy(x):
     """A copy of ``x`` on a 64-byte boundary, as pack_weights lays out its panels."""
-    from quantref.kernels.aligned import aligned_empty
-
     out = aligned_empty(x.shape, x.dtype)
     out[...] = x
     return out
@@ -416,7 +416,7 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
                 w = pack_weights(b)
                 ref = _reference(a, np.ascontiguousarray(b.T)) - 128 * b.sum(axis=0, dtype=np.int64)[None, :]
                 np.testing.assert_array_equal(int_matmul(a, w, 128), ref, err_msg=f"{t}: public API wrong on {M}x{K}x{N}")
-                out = np.empty((M, N), np.int32)
+                out = aligned_empty((M, N), np.int32)     # as the public API allocates it
                 af = a.astype(np.float32)
                 bf = b.astype(np.float32)
                 streamed = M <= 16
