@@ -166,6 +166,21 @@ def test_row_blocks_meet_every_panel(tier):
         np.testing.assert_array_equal(int_matmul(a, w, 9, num_threads=threads), ref)
 
 
+@pytest.mark.parametrize("tier", TIER_PARAMS, indirect=True)
+def test_a_large_output_written_around_the_caches(tier):
+    """An output of 4 MiB or more (here 1030 x 1040 int32) is written with streaming stores on the
+    AVX-512 VNNI tier, its full 64-column panels only: the last panel (16 columns) is stored as
+    usual.  K = 600 spans two 512-k blocks, whose partial sums wait in the per-thread scratch;
+    int8 codes, a zero point per column, 1 and 2 threads."""
+    rng = np.random.default_rng(13)
+    a, b = codes(rng, I8, (1030, 600)), codes(rng, I8, (600, 1040))
+    zb = rng.integers(-128, 127, 1040, endpoint=True)
+    ref = reference(a, b, -7, zb)
+    w = pack_weights(b, zb)
+    for threads in (1, 2):
+        np.testing.assert_array_equal(int_matmul(a, w, -7, num_threads=threads), ref)
+
+
 def test_packed_weights_keep_their_codes_and_sums():
     rng = np.random.default_rng(9)
     b = codes(rng, U8, (10, 7))

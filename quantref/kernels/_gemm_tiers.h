@@ -66,6 +66,7 @@ enum { QR_SCALAR = 0, QR_TIER_AVX2 = 1, QR_TIER_AVXVNNI = 2, QR_TIER_AVX512VNNI 
 #define QR_AMX_MB 256      /* rows of A per AMX task (a multiple of 32): 256 x Kp bytes in L2 */
 #define QR_AMX_KC 1024     /* k per AMX block: a 32-column slice of the panel (32 KiB) in L1 */
 #define QR_AMX_MIN_ROWS 5    /* below this many rows of A the AMX tier hands over to AVX-512 VNNI (measured: equal at 4) */
+#define QR_STREAM_BYTES 4194304.0  /* C at least this large is written around the caches (see qr_mk512) */
 #define QR_MIN_MACS 2097152.0  /* multiply-adds per thread, at least (about 20 us of work) */
 
 /* num_threads <= 0: OpenMP's default (OMP_NUM_THREADS, else every core); 1 without OpenMP */
@@ -234,14 +235,14 @@ static inline void qr_panel_masks(Py_ssize_t ncols, __mmask16 m[4]) {
 /* XOR (a compile-time constant after inlining): a holds int8 codes and each byte is XORed with
    ax = 0x80; for uint8 codes the kernel broadcasts straight from memory (no vector ALU op, which
    would compete with vpdpbusd for its two ports) */
-QR_INLINE QR_T512 void qr_mk512(const int MR, const int XOR, const uint8_t *A, Py_ssize_t lda, uint32_t ax,
-                                const int8_t *Bq, Py_ssize_t nq, int32_t *C, Py_ssize_t ldc,
+QR_INLINE QR_T512 void qr_mk512(const int MR, const int XOR, const int NT, const uint8_t *A, Py_ssize_t lda, uint32_t ax,
+                                const int8_t *Bq, Py_ssize_t nq, int32_t *P, int32_t *C, Py_ssize_t ldc,
                                 __mmask16 m[4], int first, int last, const int32_t *colterm,
                                 const int32_t *zb, const int32_t *rowsum) {
     __m512i acc[6][4];
     QR_UNROLL for (int r = 0; r < MR; r++)
         QR_UNROLL for (int s = 0; s < 4; s++)
-            acc[r][s] = first ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(m[s], C + r * ldc + 16 * s);
+            acc[r][s] = first ? _mm512_setzero_si512() : _mm512_load_si512(P + r * 64 + 16 * s);
     const __m512i x = _mm512_set1_epi32((int)ax);
     for (Py_ssize_t q = 0; q < nq; q++) {
         const int8_t *bq = Bq + q * 256;
@@ -266,45 +267,71 @@ QR_INLINE QR_T512 void qr_mk512(const int MR, const int XOR, const uint8_t *A, P
         QR_UNROLL for (int r = 0; r < MR; r++) {
             __m512i v = _mm512_add_epi32(acc[r][s], ct);
             if (last && zb) v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(rowsum[r]), z));
-            _mm512_mask_storeu_epi32(C + r * ldc + 16 * s, m[s], v);
+            if (!last) _mm512_store_si512(P + r * 64 + 16 * s, v);
+            else if (NT) _mm512_stream_si512((void *)(C + r * ldc + 16 * s), v);
+            else _mm512_mask_storeu_epi32(C + r * ldc + 16 * s, m[s], v);
         }
     }
 }
 
+/* One task: rows i0..i1 of A against one 64-column panel.  k runs in blocks of QR_KC (the block's
+   slice of the panel, 32 KiB, stays in L1 while every row group passes it); between blocks the
+   partial sums wait in `part` (QR_MB x 64 int32, contiguous, 64-byte aligned: in L1/L2, where
+   C's rows, ldc apart, would collide in the same cache sets).  stream: write C's full panels
+   around the caches (see qr_gemm). */
 static QR_T512 void qr_task_512(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1,
                                 Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,
                                 const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,
-                                int32_t *C, Py_ssize_t ldc) {
+                                int32_t *C, Py_ssize_t ldc, int stream, int32_t *part,
+                                const int8_t *next_panel) {
     uint32_t ax = ax8 * 0x01010101u;
+    Py_ssize_t ngroups = (i1 - i0 + 5) / 6;
     __mmask16 m[4];
+    stream = stream && ncols == QR_NR;
     qr_panel_masks(ncols, m);
     Py_ssize_t nq = K / 4;     /* A is padded by the caller when K % 4 != 0 */
+    const int32_t *ct = colterm ? colterm + j0 : NULL, *z = zb ? zb + j0 : NULL;
     for (Py_ssize_t q0 = 0; q0 < nq; q0 += QR_KC / 4) {
         Py_ssize_t qn = nq - q0 < QR_KC / 4 ? nq - q0 : QR_KC / 4;
         int first = q0 == 0, last = q0 + qn >= nq;
         const int8_t *Bq = panel + q0 * 256;
+        /* the next slice of B (this panel's next k-block, or the first of the panel this thread
+           probably runs next) is fetched into L2 a share per row group: the first row group
+           would otherwise wait for all of it at memory speed */
+        const int8_t *pf = last ? next_panel : Bq + qn * 256;
+        Py_ssize_t pq = last ? nq : nq - q0 - qn;
+        Py_ssize_t pf_bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;
+        Py_ssize_t pf_chunk = (pf_bytes / ngroups + 63) / 64 * 64;
         Py_ssize_t i = i0;
-        const int32_t *ct = colterm ? colterm + j0 : NULL, *z = zb ? zb + j0 : NULL;
 #define QR_MK512_ROWS(X)                                                                              \
-        for (; i + 6 <= i1; i += 6)                                                                   \
-            qr_mk512(6, X, A + i * lda + 4 * q0, lda, ax, Bq, qn, C + i * ldc + j0, ldc, m, first,   \
-                     last, ct, z, rowsum ? rowsum + i : NULL);                                        \
+        for (; i + 6 <= i1; i += 6) {                                                                 \
+            for (Py_ssize_t o = (i - i0) / 6 * pf_chunk, e = o + pf_chunk; o < e && o < pf_bytes; o += 64) \
+                _mm_prefetch((const char *)pf + o, _MM_HINT_T1);                                      \
+            const uint8_t *Ai = A + i * lda + 4 * q0;                                                 \
+            int32_t *Pi = part + (i - i0) * 64, *Ci = C + i * ldc + j0;                               \
+            const int32_t *rs = rowsum ? rowsum + i : NULL;                                           \
+            if (stream && last)                                                                       \
+                qr_mk512(6, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs);       \
+            else                                                                                      \
+                qr_mk512(6, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs);       \
+        }                                                                                             \
         {                                                                                             \
             const uint8_t *Ai = A + i * lda + 4 * q0;                                                 \
-            int32_t *Ci = C + i * ldc + j0;                                                           \
+            int32_t *Pi = part + (i - i0) * 64, *Ci = C + i * ldc + j0;                               \
             const int32_t *rs = rowsum ? rowsum + i : NULL;                                           \
             switch (i1 - i) {                                                                         \
-                case 5: qr_mk512(5, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
-                case 4: qr_mk512(4, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
-                case 3: qr_mk512(3, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
-                case 2: qr_mk512(2, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
-                case 1: qr_mk512(1, X, Ai, lda, ax, Bq, qn, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 5: qr_mk512(5, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 4: qr_mk512(4, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 3: qr_mk512(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 2: qr_mk512(2, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 1: qr_mk512(1, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
                 default: break;                                                                       \
             }                                                                                         \
         }
         if (ax) { QR_MK512_ROWS(1) } else { QR_MK512_ROWS(0) }
 #undef QR_MK512_ROWS
     }
+    if (stream) _mm_sfence();       /* the streamed stores are visible before the task counts as done */
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -719,13 +746,15 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     Py_ssize_t Kq = (K + 3) / 4 * 4;           /* k the vector tiers run over */
     Py_ssize_t Mp = M;
     int nthreads = qr_threads(num_threads);
-    /* one workspace: rowsum (M int32), the copy of A, AMX partial sums (QR_AMX_MB x 64 per thread) */
+    /* one workspace: rowsum (M int32), the copy of A, the partial sums between k-blocks (per thread:
+       AMX QR_AMX_MB x 64, AVX-512 VNNI QR_MB x 64 when K spans more than one block) */
     Py_ssize_t kp = tier == QR_TIER_AMX ? Kp : Kq;
     int copy_a = tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq != K);
     if (tier == QR_TIER_AMX) Mp = M <= 16 ? 16 : (M + 31) / 32 * 32;   /* see qr_task_amx16 */
     size_t rs_bytes = zb ? ((size_t)M * sizeof(int32_t) + 63) / 64 * 64 : 0;
     size_t a_bytes = copy_a ? ((size_t)Mp * (size_t)kp + 63) / 64 * 64 : 0;
-    size_t acc_bytes = tier == QR_TIER_AMX ? sizeof(int32_t) * QR_AMX_MB * 64 * (size_t)nthreads : 0;
+    size_t acc_bytes = tier == QR_TIER_AMX ? sizeof(int32_t) * QR_AMX_MB * 64 * (size_t)nthreads
+                     : tier == QR_TIER_AVX512VNNI && Kq > QR_KC ? sizeof(int32_t) * QR_MB * 64 * (size_t)nthreads : 0;
     int ws_owned = 0;
     uint8_t *ws = NULL;
     if (rs_bytes + a_bytes + acc_bytes) {
@@ -734,7 +763,7 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     }
     int32_t *rowsum = zb ? (int32_t *)ws : NULL;
     uint8_t *Apad = copy_a ? ws + rs_bytes : NULL;
-    int32_t *amx_acc = tier == QR_TIER_AMX ? (int32_t *)(ws + rs_bytes + a_bytes) : NULL;
+    int32_t *part = acc_bytes ? (int32_t *)(ws + rs_bytes + a_bytes) : NULL;   /* partial sums, per thread */
     if (zb) {
         for (Py_ssize_t i = 0; i < M; i++) {
             uint32_t s = 0;
@@ -767,6 +796,11 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     if (nthreads > 1 && macs / QR_MIN_MACS < nthreads) nthreads = (int)(macs / QR_MIN_MACS);
     if (nthreads < 1) nthreads = 1;
     Py_ssize_t kk = tier == QR_SCALAR ? K : Kq;
+    /* an output of 4 MiB or more (twice a core's L2) is written around the caches on AVX-512 VNNI:
+       a streaming store sends a whole line to memory without first reading it for ownership
+       (measured +12-20 % on 2 threads at 1024^3 and 2048^3); it needs 64-byte aligned rows,
+       which the public API's output has */
+    int stream_c = (double)M * (double)N * 4.0 >= QR_STREAM_BYTES && ((uintptr_t)C & 63) == 0 && ldc % 16 == 0;
     Py_ssize_t t;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -787,10 +821,12 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
 #pragma omp for schedule(dynamic)
 #endif
         for (t = 0; t < ntasks; t++) {
-            /* AMX: row block by row block (its A stays in L2 while the panels stream past it);
-               the vector tiers: panel by panel (the panel stays in L2 while A streams past it) */
-            Py_ssize_t p = tier == QR_TIER_AMX ? t % npanels : t / nmb;
-            Py_ssize_t ib = tier == QR_TIER_AMX ? t / npanels : t % nmb;
+            /* row block by row block: the block's A stays in L2 while the panels stream past it
+               (each panel is one contiguous run, which the prefetchers follow; going panel by
+               panel instead re-read all of A, six strided rows at a time, for every panel:
+               4-10 % slower on AVX-512 VNNI at 1024^3 and 2048^3) */
+            Py_ssize_t p = t % npanels;
+            Py_ssize_t ib = t / npanels;
             Py_ssize_t i0 = ib * mb, i1 = i0 + mb < M ? i0 + mb : M;
             Py_ssize_t j0 = p * QR_NR, ncols = N - j0 < QR_NR ? N - j0 : QR_NR;
             const int8_t *panel = Bp + p * (Kp * QR_NR);
@@ -799,13 +835,15 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
                 case QR_TIER_AMX:
                     if (M <= 16)
                         qr_task_amx16(A, lda, M, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
-                                      amx_acc + (size_t)qr_thread_num() * QR_AMX_MB * 64);
+                                      part + (size_t)qr_thread_num() * QR_AMX_MB * 64);
                     else
                         qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
-                                    amx_acc + (size_t)qr_thread_num() * QR_AMX_MB * 64);
+                                    part + (size_t)qr_thread_num() * QR_AMX_MB * 64);
                     break;
                 case QR_TIER_AVX512VNNI:
-                    qr_task_512(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
+                    qr_task_512(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
+                                part ? part + (size_t)qr_thread_num() * QR_MB * 64 : NULL,
+                                t + nthreads < ntasks ? Bp + ((t + nthreads) % npanels) * (Kp * QR_NR) : NULL);
                     break;
                 case QR_TIER_AVXVNNI:
                     qr_task_vnni256(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
