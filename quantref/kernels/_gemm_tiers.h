@@ -340,59 +340,59 @@ static QR_T512 void qr_task_512(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, P
 #define QR_TAVX2 __attribute__((target("avx2")))
 #define QR_TVNNI256 __attribute__((target("avx2,avxvnni")))
 
-QR_INLINE QR_TAVX2 void qr_store256_avx2(int32_t *c, __m256i v, int n, int accumulate,
-                                         const int32_t *ct, const int32_t *z, int32_t rs) {
-    if (n == 8 && !ct && !z) {
-        if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)c));
-        _mm256_storeu_si256((__m256i *)c, v);
-        return;
-    }
+/* the last k-block's store of 8 columns: v + ct - rs * z, the first n lanes (n < 8: one by one);
+   NT: a streaming store (a full, 32-byte aligned group; see qr_gemm) */
+QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, int n, const int32_t *ct,
+                                         const int32_t *z, int32_t rs) {
     if (n == 8) {
-        if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)c));
         if (ct) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)ct));
         if (z) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(_mm256_set1_epi32(rs),
                                                             _mm256_loadu_si256((const __m256i *)z)));
-        _mm256_storeu_si256((__m256i *)c, v);
+        if (NT) _mm256_stream_si256((__m256i *)c, v);
+        else _mm256_storeu_si256((__m256i *)c, v);
         return;
     }
     int32_t tmp[8];
     _mm256_storeu_si256((__m256i *)tmp, v);
     for (int t = 0; t < n; t++) {
-        uint32_t w = (uint32_t)tmp[t] + (accumulate ? (uint32_t)c[t] : 0u);
+        uint32_t w = (uint32_t)tmp[t];
         if (ct) w += (uint32_t)ct[t];
         if (z) w -= (uint32_t)rs * (uint32_t)z[t];
         c[t] = (int32_t)w;
     }
 }
 
-/* One 256-bit micro-kernel body: MR rows x 16 columns; DOT(acc, a, b) adds sum_t a_t b_t per lane */
+/* One 256-bit micro-kernel body: MR rows x 16 columns; DOT(acc, a, b) adds sum_t a_t b_t per lane.
+   Partial sums between k-blocks wait in P (row stride 64 int32, aligned), as in qr_mk512 */
 #define QR_MK256(NAME, TARGET, DOT, MAXR)                                                             \
-    QR_INLINE TARGET void NAME(const int MR, const int XOR, const uint8_t *A, Py_ssize_t lda, uint32_t ax,\
-                               const int8_t *Bq, Py_ssize_t nq, int32_t *C, Py_ssize_t ldc, int ncols,   \
-                               int first, int last, const int32_t *ct, const int32_t *z,                 \
-                               const int32_t *rs) {                                                      \
+    QR_INLINE TARGET void NAME(const int MR, const int XOR, const int NT, const uint8_t *A, Py_ssize_t lda, \
+                               uint32_t ax, const int8_t *Bq, Py_ssize_t nq, int32_t *P, int32_t *C,    \
+                               Py_ssize_t ldc, int ncols, int first, int last, const int32_t *ct,       \
+                               const int32_t *z, const int32_t *rs) {                                   \
         __m256i acc[MAXR][2];                                                                            \
-        QR_UNROLL for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();                     \
+        QR_UNROLL for (int r = 0; r < MR; r++)                                                           \
+            QR_UNROLL for (int s = 0; s < 2; s++)                                                        \
+                acc[r][s] = first ? _mm256_setzero_si256() : _mm256_load_si256((const __m256i *)(P + r * 64 + 8 * s)); \
         const __m256i x = _mm256_set1_epi32((int)ax);                                                    \
         for (Py_ssize_t q = 0; q < nq; q++) {                                                            \
             const int8_t *bq = Bq + q * 256;                                                             \
             __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq));                                      \
             __m256i b1 = _mm256_loadu_si256((const __m256i *)(bq + 32));                                 \
             DOT##_PREP(b0, b1);                                                                          \
-            QR_UNROLL for (int r = 0; r < MR; r++) {                                                               \
+            QR_UNROLL for (int r = 0; r < MR; r++) {                                                     \
                 int32_t w;                                                                               \
                 memcpy(&w, A + r * lda + 4 * q, 4);                                                      \
                 __m256i av = XOR ? _mm256_xor_si256(_mm256_set1_epi32(w), x) : _mm256_set1_epi32(w);    \
                 DOT(acc[r][0], acc[r][1], av);                                                           \
             }                                                                                            \
         }                                                                                                \
-        QR_UNROLL for (int r = 0; r < MR; r++)                                                                     \
-            QR_UNROLL for (int s = 0; s < 2; s++) {                                                                \
+        QR_UNROLL for (int r = 0; r < MR; r++)                                                           \
+            QR_UNROLL for (int s = 0; s < 2; s++) {                                                      \
                 int n = ncols - 8 * s;                                                                   \
                 if (n <= 0) continue;                                                                    \
-                qr_store256_avx2(C + r * ldc + 8 * s, acc[r][s], n > 8 ? 8 : n, !first,                  \
-                                 last && ct ? ct + 8 * s : NULL, last && z ? z + 8 * s : NULL,           \
-                                 last && z ? rs[r] : 0);                                                 \
+                if (!last) _mm256_store_si256((__m256i *)(P + r * 64 + 8 * s), acc[r][s]);               \
+                else qr_store256_avx2(NT, C + r * ldc + 8 * s, acc[r][s], n > 8 ? 8 : n,                 \
+                                      ct ? ct + 8 * s : NULL, z ? z + 8 * s : NULL, z ? rs[r] : 0);     \
             }                                                                                            \
     }
 
@@ -417,38 +417,56 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(int32_t *c, __m256i v, int n, int accum
 QR_MK256(qr_mk_avx2, QR_TAVX2, QR_DOT_AVX2, 4)
 QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
 
-#define QR_TASK256_BODY(NAME, MK, TARGET, MAXR, X)                                                            \
+/* One task of a 256-bit tier, as qr_task_512 (k-blocks, partial sums in `part`, the next slice
+   of B prefetched, streamed stores), the panel taken 16 columns at a time */
+#define QR_TASK256_BODY(NAME, MK, TARGET, MAXR, X)                                                    \
     QR_INLINE TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
-                            Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,          \
-                            const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,            \
-                            int32_t *C, Py_ssize_t ldc) {                                                \
+                               Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,       \
+                               const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,         \
+                               int32_t *C, Py_ssize_t ldc, int stream, int32_t *part,                    \
+                               const int8_t *next_panel) {                                               \
         uint32_t ax = ax8 * 0x01010101u;                                                                 \
         Py_ssize_t nq = K / 4;                                                                           \
+        Py_ssize_t ngroups = 4 * ((i1 - i0 + MAXR - 1) / MAXR);                                          \
+        stream = stream && ncols == QR_NR;                                                               \
         for (Py_ssize_t q0 = 0; q0 < nq; q0 += QR_KC / 4) {                                              \
             Py_ssize_t qn = nq - q0 < QR_KC / 4 ? nq - q0 : QR_KC / 4;                                   \
             int first = q0 == 0, last = q0 + qn >= nq;                                                   \
+            const int8_t *pf = last ? next_panel : panel + (q0 + qn) * 256;                              \
+            Py_ssize_t pq = last ? nq : nq - q0 - qn;                                                    \
+            Py_ssize_t pf_bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;                      \
+            Py_ssize_t pf_chunk = (pf_bytes / ngroups + 63) / 64 * 64, pf_at = 0;                        \
             for (int g = 0; g < 4 && 16 * g < ncols; g++) {                                              \
                 const int8_t *Bq = panel + q0 * 256 + 64 * g;                                            \
                 Py_ssize_t jg = j0 + 16 * g;                                                             \
                 int nc = (int)(ncols - 16 * g > 16 ? 16 : ncols - 16 * g);                               \
                 const int32_t *ct = colterm ? colterm + jg : NULL, *z = zb ? zb + jg : NULL;             \
                 Py_ssize_t i = i0;                                                                       \
-                for (; i + MAXR <= i1; i += MAXR)                                                        \
-                    MK(MAXR, X, A + i * lda + 4 * q0, lda, ax, Bq, qn, C + i * ldc + jg, ldc, nc, first,    \
-                       last, ct, z, rowsum ? rowsum + i : NULL);                                         \
+                for (; i + MAXR <= i1; i += MAXR) {                                                      \
+                    for (Py_ssize_t e = pf_at + pf_chunk; pf_at < e && pf_at < pf_bytes; pf_at += 64)    \
+                        _mm_prefetch((const char *)pf + pf_at, _MM_HINT_T1);                             \
+                    const uint8_t *Ai = A + i * lda + 4 * q0;                                            \
+                    int32_t *Pi = part + (i - i0) * 64 + 16 * g, *Ci = C + i * ldc + jg;                 \
+                    const int32_t *rs = rowsum ? rowsum + i : NULL;                                      \
+                    if (stream && last)                                                                  \
+                        MK(MAXR, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs);    \
+                    else                                                                                 \
+                        MK(MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs);    \
+                }                                                                                        \
                 const uint8_t *Ai = A + i * lda + 4 * q0;                                                \
-                int32_t *Ci = C + i * ldc + jg;                                                          \
+                int32_t *Pi = part + (i - i0) * 64 + 16 * g, *Ci = C + i * ldc + jg;                     \
                 const int32_t *rs = rowsum ? rowsum + i : NULL;                                          \
                 switch (i1 - i) {                                                                        \
-                    case 5: MK(5 % MAXR, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break; \
-                    case 4: MK(4 % MAXR, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break; \
-                    case 3: MK(3, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
-                    case 2: MK(2, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
-                    case 1: MK(1, X, Ai, lda, ax, Bq, qn, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    case 5: MK(5 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break; \
+                    case 4: MK(4 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break; \
+                    case 3: MK(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    case 2: MK(2, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    case 1: MK(1, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break;      \
                     default: break;                                                                      \
                 }                                                                                        \
             }                                                                                            \
         }                                                                                                \
+        if (stream) _mm_sfence();                                                                        \
     }
 
 /* the task twice over: with the XOR of int8 codes and without it (uint8 codes, see qr_mk512) */
@@ -458,9 +476,10 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
     static TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
                             Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,          \
                             const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,            \
-                            int32_t *C, Py_ssize_t ldc) {                                                \
-        if (ax8) NAME##_x1(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc);     \
-        else NAME##_x0(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc);         \
+                            int32_t *C, Py_ssize_t ldc, int stream, int32_t *part,                       \
+                            const int8_t *next_panel) {                                                  \
+        if (ax8) NAME##_x1(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
+        else NAME##_x0(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel);    \
     }
 
 QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4)
@@ -747,14 +766,14 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     Py_ssize_t Mp = M;
     int nthreads = qr_threads(num_threads);
     /* one workspace: rowsum (M int32), the copy of A, the partial sums between k-blocks (per thread:
-       AMX QR_AMX_MB x 64, AVX-512 VNNI QR_MB x 64 when K spans more than one block) */
+       AMX QR_AMX_MB x 64, the vector tiers QR_MB x 64 when K spans more than one block) */
     Py_ssize_t kp = tier == QR_TIER_AMX ? Kp : Kq;
     int copy_a = tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq != K);
     if (tier == QR_TIER_AMX) Mp = M <= 16 ? 16 : (M + 31) / 32 * 32;   /* see qr_task_amx16 */
     size_t rs_bytes = zb ? ((size_t)M * sizeof(int32_t) + 63) / 64 * 64 : 0;
     size_t a_bytes = copy_a ? ((size_t)Mp * (size_t)kp + 63) / 64 * 64 : 0;
     size_t acc_bytes = tier == QR_TIER_AMX ? sizeof(int32_t) * QR_AMX_MB * 64 * (size_t)nthreads
-                     : tier == QR_TIER_AVX512VNNI && Kq > QR_KC ? sizeof(int32_t) * QR_MB * 64 * (size_t)nthreads : 0;
+                     : tier != QR_SCALAR && Kq > QR_KC ? sizeof(int32_t) * QR_MB * 64 * (size_t)nthreads : 0;
     int ws_owned = 0;
     uint8_t *ws = NULL;
     if (rs_bytes + a_bytes + acc_bytes) {
@@ -796,7 +815,7 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     if (nthreads > 1 && macs / QR_MIN_MACS < nthreads) nthreads = (int)(macs / QR_MIN_MACS);
     if (nthreads < 1) nthreads = 1;
     Py_ssize_t kk = tier == QR_SCALAR ? K : Kq;
-    /* an output of 4 MiB or more (twice a core's L2) is written around the caches on AVX-512 VNNI:
+    /* an output of 4 MiB or more (twice a core's L2) is written around the caches (the vector tiers):
        a streaming store sends a whole line to memory without first reading it for ownership
        (measured +12-20 % on 2 threads at 1024^3 and 2048^3); it needs 64-byte aligned rows,
        which the public API's output has */
@@ -830,6 +849,10 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
             Py_ssize_t i0 = ib * mb, i1 = i0 + mb < M ? i0 + mb : M;
             Py_ssize_t j0 = p * QR_NR, ncols = N - j0 < QR_NR ? N - j0 : QR_NR;
             const int8_t *panel = Bp + p * (Kp * QR_NR);
+            /* the vector tiers' partial sums, and the panel this thread probably runs next (the
+               task nthreads on: a guess under dynamic scheduling, which costs nothing when wrong) */
+            int32_t *my_part = part && tier != QR_TIER_AMX ? part + (size_t)qr_thread_num() * QR_MB * 64 : NULL;
+            const int8_t *next_panel = t + nthreads < ntasks ? Bp + ((t + nthreads) % npanels) * (Kp * QR_NR) : NULL;
             switch (tier) {
 #if QR_X86
                 case QR_TIER_AMX:
@@ -842,14 +865,15 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
                     break;
                 case QR_TIER_AVX512VNNI:
                     qr_task_512(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
-                                part ? part + (size_t)qr_thread_num() * QR_MB * 64 : NULL,
-                                t + nthreads < ntasks ? Bp + ((t + nthreads) % npanels) * (Kp * QR_NR) : NULL);
+                                my_part, next_panel);
                     break;
                 case QR_TIER_AVXVNNI:
-                    qr_task_vnni256(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
+                    qr_task_vnni256(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
+                                    my_part, next_panel);
                     break;
                 case QR_TIER_AVX2:
-                    qr_task_avx2(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc);
+                    qr_task_avx2(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
+                                 my_part, next_panel);
                     break;
 #endif
                 default:
