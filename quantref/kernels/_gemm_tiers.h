@@ -225,6 +225,24 @@ static inline void qr_panel_masks(Py_ssize_t ncols, __mmask16 m[4]) {
     }
 }
 
+/* One row group's share of the next slice of B to fetch into L2: lines [at, end), `step` bytes (a
+   multiple of 64) per step of k, over at most the group's `nq` steps */
+typedef struct { const char *at, *end; Py_ssize_t step; } qr_prefetch_t;
+
+/* share g of `ngroups` of the bytes [pf, pf + bytes), for a micro-kernel of nq steps */
+static inline qr_prefetch_t qr_prefetch_share(const int8_t *pf, Py_ssize_t bytes, Py_ssize_t g,
+                                              Py_ssize_t ngroups, Py_ssize_t nq) {
+    qr_prefetch_t s = {NULL, NULL, 64};
+    if (!pf || bytes <= 0 || nq <= 0) return s;
+    Py_ssize_t lines = (bytes + 63) / 64, per = (lines + ngroups - 1) / ngroups;
+    Py_ssize_t l0 = g * per, l1 = l0 + per < lines ? l0 + per : lines;
+    if (l0 >= l1) return s;
+    s.step = 64 * ((l1 - l0 + nq - 1) / nq);
+    s.at = (const char *)pf + 64 * l0;
+    s.end = (const char *)pf + 64 * l1;
+    return s;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Tier 3: AVX-512 VNNI, 6 rows x 64 columns (24 zmm accumulators)                             */
 /* ------------------------------------------------------------------------------------------ */
@@ -238,28 +256,38 @@ static inline void qr_panel_masks(Py_ssize_t ncols, __mmask16 m[4]) {
 QR_INLINE QR_T512 void qr_mk512(const int MR, const int XOR, const int NT, const uint8_t *A, Py_ssize_t lda, uint32_t ax,
                                 const int8_t *Bq, Py_ssize_t nq, int32_t *P, int32_t *C, Py_ssize_t ldc,
                                 __mmask16 m[4], int first, int last, const int32_t *colterm,
-                                const int32_t *zb, const int32_t *rowsum) {
+                                const int32_t *zb, const int32_t *rowsum, const qr_prefetch_t *pf) {
     __m512i acc[6][4];
     QR_UNROLL for (int r = 0; r < MR; r++)
         QR_UNROLL for (int s = 0; s < 4; s++)
             acc[r][s] = first ? _mm512_setzero_si512() : _mm512_load_si512(P + r * 64 + 16 * s);
     const __m512i x = _mm512_set1_epi32((int)ax);
-    for (Py_ssize_t q = 0; q < nq; q++) {
-        const int8_t *bq = Bq + q * 256;
-        __m512i b0 = _mm512_loadu_si512((const void *)(bq));
-        __m512i b1 = _mm512_loadu_si512((const void *)(bq + 64));
-        __m512i b2 = _mm512_loadu_si512((const void *)(bq + 128));
-        __m512i b3 = _mm512_loadu_si512((const void *)(bq + 192));
-        QR_UNROLL for (int r = 0; r < MR; r++) {
-            int32_t w;
-            memcpy(&w, A + r * lda + 4 * q, 4);
-            __m512i av = XOR ? _mm512_xor_si512(_mm512_set1_epi32(w), x) : _mm512_set1_epi32(w);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
-            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
-            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
-            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], av, b3);
-        }
+#define QR_STEP512(q)                                                                                 \
+    do {                                                                                              \
+        const int8_t *bq = Bq + (q) * 256;                                                            \
+        __m512i b0 = _mm512_loadu_si512((const void *)(bq));                                          \
+        __m512i b1 = _mm512_loadu_si512((const void *)(bq + 64));                                     \
+        __m512i b2 = _mm512_loadu_si512((const void *)(bq + 128));                                    \
+        __m512i b3 = _mm512_loadu_si512((const void *)(bq + 192));                                    \
+        QR_UNROLL for (int r = 0; r < MR; r++) {                                                      \
+            int32_t w;                                                                                \
+            memcpy(&w, A + r * lda + 4 * (q), 4);                                                     \
+            __m512i av = XOR ? _mm512_xor_si512(_mm512_set1_epi32(w), x) : _mm512_set1_epi32(w);     \
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);                                       \
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);                                       \
+            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);                                       \
+            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], av, b3);                                       \
+        }                                                                                             \
+    } while (0)
+    Py_ssize_t q = 0;
+    /* the first steps also fetch this row group's share of the next slice of B, a few lines per
+       step: a burst of prefetches would hold every fill buffer and stall the loads */
+    for (const char *p = pf->at, *e = pf->end; p < e; q++, p += pf->step) {
+        for (const char *l = p; l < p + pf->step; l += 64) _mm_prefetch(l, _MM_HINT_T1);
+        QR_STEP512(q);
     }
+    for (; q < nq; q++) QR_STEP512(q);
+#undef QR_STEP512
     QR_UNROLL for (int s = 0; s < 4; s++) {
         __m512i ct = _mm512_setzero_si512(), z = _mm512_setzero_si512();
         if (last && colterm) ct = _mm512_maskz_loadu_epi32(m[s], colterm + 16 * s);
@@ -301,30 +329,29 @@ static QR_T512 void qr_task_512(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, P
         const int8_t *pf = last ? next_panel : Bq + qn * 256;
         Py_ssize_t pq = last ? nq : nq - q0 - qn;
         Py_ssize_t pf_bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;
-        Py_ssize_t pf_chunk = (pf_bytes / ngroups + 63) / 64 * 64;
         Py_ssize_t i = i0;
 #define QR_MK512_ROWS(X)                                                                              \
         for (; i + 6 <= i1; i += 6) {                                                                 \
-            for (Py_ssize_t o = (i - i0) / 6 * pf_chunk, e = o + pf_chunk; o < e && o < pf_bytes; o += 64) \
-                _mm_prefetch((const char *)pf + o, _MM_HINT_T1);                                      \
+            qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, (i - i0) / 6, ngroups, qn);            \
             const uint8_t *Ai = A + i * lda + 4 * q0;                                                 \
             int32_t *Pi = part + (i - i0) * 64, *Ci = C + i * ldc + j0;                               \
             const int32_t *rs = rowsum ? rowsum + i : NULL;                                           \
             if (stream && last)                                                                       \
-                qr_mk512(6, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs);       \
+                qr_mk512(6, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps);  \
             else                                                                                      \
-                qr_mk512(6, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs);       \
+                qr_mk512(6, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps);  \
         }                                                                                             \
         {                                                                                             \
+            qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, (i - i0) / 6, ngroups, qn);            \
             const uint8_t *Ai = A + i * lda + 4 * q0;                                                 \
             int32_t *Pi = part + (i - i0) * 64, *Ci = C + i * ldc + j0;                               \
             const int32_t *rs = rowsum ? rowsum + i : NULL;                                           \
             switch (i1 - i) {                                                                         \
-                case 5: qr_mk512(5, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
-                case 4: qr_mk512(4, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
-                case 3: qr_mk512(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
-                case 2: qr_mk512(2, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
-                case 1: qr_mk512(1, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs); break; \
+                case 5: qr_mk512(5, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); break; \
+                case 4: qr_mk512(4, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); break; \
+                case 3: qr_mk512(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); break; \
+                case 2: qr_mk512(2, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); break; \
+                case 1: qr_mk512(1, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); break; \
                 default: break;                                                                       \
             }                                                                                         \
         }
@@ -362,30 +389,39 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
     }
 }
 
+/* one step of k (4 bytes) of a 256-bit micro-kernel: MR rows x 16 columns (inside QR_MK256) */
+#define QR_STEP256(DOT, q)                                                                            \
+    do {                                                                                              \
+        const int8_t *bq = Bq + (q) * 256;                                                            \
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq));                                       \
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(bq + 32));                                  \
+        DOT##_PREP(b0, b1);                                                                           \
+        QR_UNROLL for (int r = 0; r < MR; r++) {                                                      \
+            int32_t w;                                                                                \
+            memcpy(&w, A + r * lda + 4 * (q), 4);                                                     \
+            __m256i av = XOR ? _mm256_xor_si256(_mm256_set1_epi32(w), x) : _mm256_set1_epi32(w);     \
+            DOT(acc[r][0], acc[r][1], av);                                                            \
+        }                                                                                             \
+    } while (0)
+
 /* One 256-bit micro-kernel body: MR rows x 16 columns; DOT(acc, a, b) adds sum_t a_t b_t per lane.
    Partial sums between k-blocks wait in P (row stride 64 int32, aligned), as in qr_mk512 */
 #define QR_MK256(NAME, TARGET, DOT, MAXR)                                                             \
     QR_INLINE TARGET void NAME(const int MR, const int XOR, const int NT, const uint8_t *A, Py_ssize_t lda, \
                                uint32_t ax, const int8_t *Bq, Py_ssize_t nq, int32_t *P, int32_t *C,    \
                                Py_ssize_t ldc, int ncols, int first, int last, const int32_t *ct,       \
-                               const int32_t *z, const int32_t *rs) {                                   \
+                               const int32_t *z, const int32_t *rs, const qr_prefetch_t *pf) {          \
         __m256i acc[MAXR][2];                                                                            \
         QR_UNROLL for (int r = 0; r < MR; r++)                                                           \
             QR_UNROLL for (int s = 0; s < 2; s++)                                                        \
                 acc[r][s] = first ? _mm256_setzero_si256() : _mm256_load_si256((const __m256i *)(P + r * 64 + 8 * s)); \
         const __m256i x = _mm256_set1_epi32((int)ax);                                                    \
-        for (Py_ssize_t q = 0; q < nq; q++) {                                                            \
-            const int8_t *bq = Bq + q * 256;                                                             \
-            __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq));                                      \
-            __m256i b1 = _mm256_loadu_si256((const __m256i *)(bq + 32));                                 \
-            DOT##_PREP(b0, b1);                                                                          \
-            QR_UNROLL for (int r = 0; r < MR; r++) {                                                     \
-                int32_t w;                                                                               \
-                memcpy(&w, A + r * lda + 4 * q, 4);                                                      \
-                __m256i av = XOR ? _mm256_xor_si256(_mm256_set1_epi32(w), x) : _mm256_set1_epi32(w);    \
-                DOT(acc[r][0], acc[r][1], av);                                                           \
-            }                                                                                            \
+        Py_ssize_t q = 0;                                                                                \
+        for (const char *p = pf->at, *e = pf->end; p < e; q++, p += pf->step) {   /* as qr_mk512 */    \
+            for (const char *l = p; l < p + pf->step; l += 64) _mm_prefetch(l, _MM_HINT_T1);            \
+            QR_STEP256(DOT, q);                                                                          \
         }                                                                                                \
+        for (; q < nq; q++) QR_STEP256(DOT, q);                                                          \
         QR_UNROLL for (int r = 0; r < MR; r++)                                                           \
             QR_UNROLL for (int s = 0; s < 2; s++) {                                                      \
                 int n = ncols - 8 * s;                                                                   \
@@ -427,7 +463,7 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
                                const int8_t *next_panel) {                                               \
         uint32_t ax = ax8 * 0x01010101u;                                                                 \
         Py_ssize_t nq = K / 4;                                                                           \
-        Py_ssize_t ngroups = 4 * ((i1 - i0 + MAXR - 1) / MAXR);                                          \
+        Py_ssize_t nchunks = (i1 - i0 + MAXR - 1) / MAXR;   /* row groups per 16 columns */            \
         stream = stream && ncols == QR_NR;                                                               \
         for (Py_ssize_t q0 = 0; q0 < nq; q0 += QR_KC / 4) {                                              \
             Py_ssize_t qn = nq - q0 < QR_KC / 4 ? nq - q0 : QR_KC / 4;                                   \
@@ -435,7 +471,6 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
             const int8_t *pf = last ? next_panel : panel + (q0 + qn) * 256;                              \
             Py_ssize_t pq = last ? nq : nq - q0 - qn;                                                    \
             Py_ssize_t pf_bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;                      \
-            Py_ssize_t pf_chunk = (pf_bytes / ngroups + 63) / 64 * 64, pf_at = 0;                        \
             for (int g = 0; g < 4 && 16 * g < ncols; g++) {                                              \
                 const int8_t *Bq = panel + q0 * 256 + 64 * g;                                            \
                 Py_ssize_t jg = j0 + 16 * g;                                                             \
@@ -443,25 +478,27 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
                 const int32_t *ct = colterm ? colterm + jg : NULL, *z = zb ? zb + jg : NULL;             \
                 Py_ssize_t i = i0;                                                                       \
                 for (; i + MAXR <= i1; i += MAXR) {                                                      \
-                    for (Py_ssize_t e = pf_at + pf_chunk; pf_at < e && pf_at < pf_bytes; pf_at += 64)    \
-                        _mm_prefetch((const char *)pf + pf_at, _MM_HINT_T1);                             \
+                    qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, g * nchunks + (i - i0) / MAXR,     \
+                                                         4 * nchunks, qn);                                \
                     const uint8_t *Ai = A + i * lda + 4 * q0;                                            \
                     int32_t *Pi = part + (i - i0) * 64 + 16 * g, *Ci = C + i * ldc + jg;                 \
                     const int32_t *rs = rowsum ? rowsum + i : NULL;                                      \
                     if (stream && last)                                                                  \
-                        MK(MAXR, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs);    \
+                        MK(MAXR, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps);    \
                     else                                                                                 \
-                        MK(MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs);    \
+                        MK(MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps);    \
                 }                                                                                        \
+                qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, g * nchunks + (i - i0) / MAXR,         \
+                                                     4 * nchunks, qn);                                    \
                 const uint8_t *Ai = A + i * lda + 4 * q0;                                                \
                 int32_t *Pi = part + (i - i0) * 64 + 16 * g, *Ci = C + i * ldc + jg;                     \
                 const int32_t *rs = rowsum ? rowsum + i : NULL;                                          \
                 switch (i1 - i) {                                                                        \
-                    case 5: MK(5 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break; \
-                    case 4: MK(4 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break; \
-                    case 3: MK(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break;      \
-                    case 2: MK(2, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break;      \
-                    case 1: MK(1, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs); break;      \
+                    case 5: MK(5 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                    case 4: MK(4 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                    case 3: MK(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
+                    case 2: MK(2, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
+                    case 1: MK(1, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
                     default: break;                                                                      \
                 }                                                                                        \
             }                                                                                            \
