@@ -471,35 +471,32 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
             const int8_t *pf = last ? next_panel : panel + (q0 + qn) * 256;                              \
             Py_ssize_t pq = last ? nq : nq - q0 - qn;                                                    \
             Py_ssize_t pf_bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;                      \
-            for (int g = 0; g < 4 && 16 * g < ncols; g++) {                                              \
-                const int8_t *Bq = panel + q0 * 256 + 64 * g;                                            \
-                Py_ssize_t jg = j0 + 16 * g;                                                             \
-                int nc = (int)(ncols - 16 * g > 16 ? 16 : ncols - 16 * g);                               \
-                const int32_t *ct = colterm ? colterm + jg : NULL, *z = zb ? zb + jg : NULL;             \
-                Py_ssize_t i = i0;                                                                       \
-                for (; i + MAXR <= i1; i += MAXR) {                                                      \
-                    qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, g * nchunks + (i - i0) / MAXR,     \
-                                                         4 * nchunks, qn);                                \
-                    const uint8_t *Ai = A + i * lda + 4 * q0;                                            \
-                    int32_t *Pi = part + (i - i0) * 64 + 16 * g, *Ci = C + i * ldc + jg;                 \
-                    const int32_t *rs = rowsum ? rowsum + i : NULL;                                      \
-                    if (stream && last)                                                                  \
-                        MK(MAXR, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps);    \
-                    else                                                                                 \
-                        MK(MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps);    \
-                }                                                                                        \
-                qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, g * nchunks + (i - i0) / MAXR,         \
-                                                     4 * nchunks, qn);                                    \
+            /* row group by row group, its 16-column groups in turn: the group's rows of A (MAXR x
+               512 bytes) stay in L1 across the four, beside the slice of B */                         \
+            for (Py_ssize_t i = i0; i < i1; i += MAXR) {                                                 \
+                Py_ssize_t c = (i - i0) / MAXR;                                                          \
                 const uint8_t *Ai = A + i * lda + 4 * q0;                                                \
-                int32_t *Pi = part + (i - i0) * 64 + 16 * g, *Ci = C + i * ldc + jg;                     \
                 const int32_t *rs = rowsum ? rowsum + i : NULL;                                          \
-                switch (i1 - i) {                                                                        \
-                    case 5: MK(5 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
-                    case 4: MK(4 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
-                    case 3: MK(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
-                    case 2: MK(2, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
-                    case 1: MK(1, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
-                    default: break;                                                                      \
+                for (int g = 0; g < 4 && 16 * g < ncols; g++) {                                          \
+                    const int8_t *Bq = panel + q0 * 256 + 64 * g;                                        \
+                    Py_ssize_t jg = j0 + 16 * g;                                                         \
+                    int nc = (int)(ncols - 16 * g > 16 ? 16 : ncols - 16 * g);                           \
+                    const int32_t *ct = colterm ? colterm + jg : NULL, *z = zb ? zb + jg : NULL;         \
+                    int32_t *Pi = part + (i - i0) * 64 + 16 * g, *Ci = C + i * ldc + jg;                 \
+                    qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, 4 * c + g, 4 * nchunks, qn);      \
+                    if (i1 - i >= MAXR) {                                                                \
+                        if (stream && last)                                                              \
+                            MK(MAXR, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
+                        else                                                                             \
+                            MK(MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
+                    } else switch (i1 - i) {                                                             \
+                        case 5: MK(5 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 4: MK(4 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 3: MK(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
+                        case 2: MK(2, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
+                        case 1: MK(1, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
+                        default: break;                                                                  \
+                    }                                                                                    \
                 }                                                                                        \
             }                                                                                            \
         }                                                                                                \
