@@ -396,12 +396,7 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq));                                       \
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(bq + 32));                                  \
         DOT##_PREP(b0, b1);                                                                           \
-        QR_UNROLL for (int r = 0; r < MR; r++) {                                                      \
-            int32_t w;                                                                                \
-            memcpy(&w, A + r * lda + 4 * (q), 4);                                                     \
-            __m256i av = XOR ? _mm256_xor_si256(_mm256_set1_epi32(w), x) : _mm256_set1_epi32(w);     \
-            DOT(acc[r][0], acc[r][1], av);                                                            \
-        }                                                                                             \
+        QR_UNROLL for (int r = 0; r < MR; r++) DOT(acc[r][0], acc[r][1], A + r * lda, q);            \
     } while (0)
 
 /* One 256-bit micro-kernel body: MR rows x 16 columns; DOT(acc, a, b) adds sum_t a_t b_t per lane.
@@ -415,7 +410,7 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
         QR_UNROLL for (int r = 0; r < MR; r++)                                                           \
             QR_UNROLL for (int s = 0; s < 2; s++)                                                        \
                 acc[r][s] = first ? _mm256_setzero_si256() : _mm256_load_si256((const __m256i *)(P + r * 64 + 8 * s)); \
-        const __m256i x = _mm256_set1_epi32((int)ax);                                                    \
+        const __m256i x = _mm256_set1_epi32((int)ax); (void)x;  /* AVX2: A arrives XORed */              \
         Py_ssize_t q = 0;                                                                                \
         for (const char *p = pf->at, *e = pf->end; p < e; q++, p += pf->step) {   /* as qr_mk512 */    \
             for (const char *l = p; l < p + pf->step; l += 64) _mm_prefetch(l, _MM_HINT_T1);            \
@@ -432,30 +427,69 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
             }                                                                                            \
     }
 
-/* AVX2: bytes widened to 16 bits in place (even bytes k, k+2 and odd bytes k+1, k+3 of each
-   quad), then vpmaddwd: a0*b0 + a2*b2 and a1*b1 + a3*b3, each exact in int32. */
+/* AVX2: B's bytes widened to 16 bits in place (even bytes k, k+2 and odd bytes k+1, k+3 of each
+   quad), then vpmaddwd: a0*b0 + a2*b2 and a1*b1 + a3*b3, each exact in int32.  A arrives widened
+   already (qr_split_a: 8 bytes per quad, a0 a2 then a1 a3 as int16), so a row costs two
+   broadcasts and no vector ALU op: with three ALU ports for vpmaddwd, vpaddd and B's widening,
+   the two ops per row and quad that widened A here cost 15-20 % (measured) */
 #define QR_DOT_AVX2_PREP(b0, b1)                                                                     \
     __m256i be0 = _mm256_srai_epi16(_mm256_slli_epi16(b0, 8), 8), bo0 = _mm256_srai_epi16(b0, 8);      \
     __m256i be1 = _mm256_srai_epi16(_mm256_slli_epi16(b1, 8), 8), bo1 = _mm256_srai_epi16(b1, 8)
-#define QR_DOT_AVX2(c0, c1, av)                                                                      \
+#define QR_DOT_AVX2(c0, c1, arow, q)                                                                 \
     do {                                                                                             \
-        __m256i ae = _mm256_and_si256(av, _mm256_set1_epi16(0xff)), ao = _mm256_srli_epi16(av, 8);    \
+        int32_t we, wo;                                                                              \
+        memcpy(&we, (arow) + 8 * (q), 4);                                                            \
+        memcpy(&wo, (arow) + 8 * (q) + 4, 4);                                                        \
+        __m256i ae = _mm256_set1_epi32(we), ao = _mm256_set1_epi32(wo);                              \
         c0 = _mm256_add_epi32(c0, _mm256_add_epi32(_mm256_madd_epi16(ae, be0), _mm256_madd_epi16(ao, bo0))); \
         c1 = _mm256_add_epi32(c1, _mm256_add_epi32(_mm256_madd_epi16(ae, be1), _mm256_madd_epi16(ao, bo1))); \
     } while (0)
 #define QR_DOT_VNNI256_PREP(b0, b1) (void)0
-#define QR_DOT_VNNI256(c0, c1, av)                                                                   \
+#define QR_DOT_VNNI256(c0, c1, arow, q)                                                              \
     do {                                                                                             \
+        int32_t w;                                                                                   \
+        memcpy(&w, (arow) + 4 * (q), 4);                                                             \
+        __m256i av = XOR ? _mm256_xor_si256(_mm256_set1_epi32(w), x) : _mm256_set1_epi32(w);        \
         c0 = _mm256_dpbusd_avx_epi32(c0, av, b0);                                                    \
         c1 = _mm256_dpbusd_avx_epi32(c1, av, b1);                                                    \
     } while (0)
+
+/* AVX2's copy of A (rows i0..i1): a ^ ax, each quad a0 a1 a2 a3 stored as the int16 pairs
+   (a0, a2) and (a1, a3), k zero-padded to Kq; row stride 2 Kq bytes */
+static QR_TAVX2 void qr_split_a(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py_ssize_t K, Py_ssize_t Kq,
+                                Py_ssize_t i0, Py_ssize_t i1, uint8_t *out) {
+    const __m256i x = _mm256_set1_epi8((char)ax);
+    /* within each 128-bit lane: bytes 0 2 4 .. 14 (even), then 1 3 .. 15 (odd), per pair of quads */
+    const __m256i order = _mm256_setr_epi8(0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15,
+                                           0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
+    for (Py_ssize_t i = i0; i < i1; i++) {
+        const uint8_t *a = A + i * lda;
+        uint8_t *o = out + i * 2 * Kq;
+        Py_ssize_t k = 0;
+        for (; k + 32 <= K; k += 32) {
+            /* 32 bytes = 8 quads; reorder each quad to a0 a2 a1 a3, then zero-extend to 16 bits */
+            __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + k)), x);
+            v = _mm256_shuffle_epi8(v, order);
+            __m256i lo = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v));
+            __m256i hi = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1));
+            _mm256_storeu_si256((__m256i *)(o + 2 * k), lo);
+            _mm256_storeu_si256((__m256i *)(o + 2 * k + 32), hi);
+        }
+        for (; k < Kq; k += 4)
+            for (int t = 0; t < 4; t++) {
+                static const int slot[4] = {0, 2, 1, 3};
+                uint16_t v = k + t < K ? (uint16_t)(uint8_t)(a[k + t] ^ ax) : 0;
+                memcpy(o + 2 * k + 2 * slot[t], &v, 2);
+            }
+    }
+}
 
 QR_MK256(qr_mk_avx2, QR_TAVX2, QR_DOT_AVX2, 4)
 QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
 
 /* One task of a 256-bit tier, as qr_task_512 (k-blocks, partial sums in `part`, the next slice
    of B prefetched, streamed stores), the panel taken 16 columns at a time */
-#define QR_TASK256_BODY(NAME, MK, TARGET, MAXR, X)                                                    \
+#define QR_TASK256_BODY(NAME, MK, TARGET, MAXR, X, ABYTES)                                            \
     QR_INLINE TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
                                Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,       \
                                const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,         \
@@ -475,7 +509,7 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
                512 bytes) stay in L1 across the four, beside the slice of B */                         \
             for (Py_ssize_t i = i0; i < i1; i += MAXR) {                                                 \
                 Py_ssize_t c = (i - i0) / MAXR;                                                          \
-                const uint8_t *Ai = A + i * lda + 4 * q0;                                                \
+                const uint8_t *Ai = A + i * lda + ABYTES * q0;                                           \
                 const int32_t *rs = rowsum ? rowsum + i : NULL;                                          \
                 for (int g = 0; g < 4 && 16 * g < ncols; g++) {                                          \
                     const int8_t *Bq = panel + q0 * 256 + 64 * g;                                        \
@@ -504,9 +538,9 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
     }
 
 /* the task twice over: with the XOR of int8 codes and without it (uint8 codes, see qr_mk512) */
-#define QR_TASK256(NAME, MK, TARGET, MAXR)                                                            \
-    QR_TASK256_BODY(NAME##_x0, MK, TARGET, MAXR, 0)                                                  \
-    QR_TASK256_BODY(NAME##_x1, MK, TARGET, MAXR, 1)                                                  \
+#define QR_TASK256(NAME, MK, TARGET, MAXR, ABYTES)                                                    \
+    QR_TASK256_BODY(NAME##_x0, MK, TARGET, MAXR, 0, ABYTES)                                          \
+    QR_TASK256_BODY(NAME##_x1, MK, TARGET, MAXR, 1, ABYTES)                                          \
     static TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
                             Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,          \
                             const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,            \
@@ -516,8 +550,8 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
         else NAME##_x0(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel);    \
     }
 
-QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4)
-QR_TASK256(qr_task_vnni256, qr_mk_vnni256, QR_TVNNI256, 6)
+QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4, 8)        /* A split by qr_split_a: 8 bytes a quad */
+QR_TASK256(qr_task_vnni256, qr_mk_vnni256, QR_TVNNI256, 6, 4)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tier 4: AMX-INT8.  C tiles 0-3 (2 x 2 blocks of 16 x 16 int32), A tiles 4-5, B tiles 6-7.   */
@@ -801,8 +835,8 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     int nthreads = qr_threads(num_threads);
     /* one workspace: rowsum (M int32), the copy of A, the partial sums between k-blocks (per thread:
        AMX QR_AMX_MB x 64, the vector tiers QR_MB x 64 when K spans more than one block) */
-    Py_ssize_t kp = tier == QR_TIER_AMX ? Kp : Kq;
-    int copy_a = tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq != K);
+    Py_ssize_t kp = tier == QR_TIER_AMX ? Kp : tier == QR_TIER_AVX2 ? 2 * Kq : Kq;
+    int copy_a = tier == QR_TIER_AMX || tier == QR_TIER_AVX2 || (tier != QR_SCALAR && Kq != K);
     if (tier == QR_TIER_AMX) Mp = M <= 16 ? 16 : (M + 31) / 32 * 32;   /* see qr_task_amx16 */
     size_t rs_bytes = zb ? ((size_t)M * sizeof(int32_t) + 63) / 64 * 64 : 0;
     size_t a_bytes = copy_a ? ((size_t)Mp * (size_t)kp + 63) / 64 * 64 : 0;
@@ -833,6 +867,8 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     uint8_t ax_src = ax;
     if (tier == QR_TIER_AMX) {
         A = Apad; lda = Kp; ax = 0;
+    } else if (tier == QR_TIER_AVX2) {
+        A = Apad; lda = 2 * Kq; ax = 0;      /* split by the threads below (qr_split_a) */
     } else if (copy_a) {
         /* a copy of A with a ^ ax applied, k zero-padded to Kq (padded k meets zero rows of B) */
         memset(Apad, 0, (size_t)M * (size_t)Kq);
@@ -868,6 +904,13 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
 #endif
             for (r = 0; r < Mp; r += 16)      /* the barrier at its end: A is ready for every task */
                 qr_amx_pack_a(A_src, lda_src, ax_src, M, K, Kp, r, r + 16, Apad);
+        } else if (tier == QR_TIER_AVX2) {
+            Py_ssize_t r;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (r = 0; r < M; r += 16)       /* as above */
+                qr_split_a(A_src, lda_src, ax_src, K, Kq, r, r + 16 < M ? r + 16 : M, Apad);
         }
 #endif
 #ifdef _OPENMP
