@@ -579,9 +579,10 @@ static QR_TAMX void qr_amx_config(void) {
 /* rows [i0, i1) of the partial sums `acc` (row stride 64) plus the zero-point terms into C */
 static QR_TAMX void qr_amx_epilogue(const int32_t *acc, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0,
                                     Py_ssize_t ncols, const int32_t *colterm, const int32_t *zb,
-                                    const int32_t *rowsum, int32_t *C, Py_ssize_t ldc) {
+                                    const int32_t *rowsum, int32_t *C, Py_ssize_t ldc, int stream) {
     __mmask16 m[4];
     qr_panel_masks(ncols, m);
+    stream = stream && ncols == QR_NR;     /* streamed stores: full panels only (see qr_gemm) */
     for (Py_ssize_t r = 0; r < i1 - i0; r++) {
         const int32_t *src = acc + r * 64;
         int32_t *dst = C + (i0 + r) * ldc + j0;
@@ -591,9 +592,11 @@ static QR_TAMX void qr_amx_epilogue(const int32_t *acc, Py_ssize_t i0, Py_ssize_
             if (zb)
                 v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(rowsum[i0 + r]),
                                                          _mm512_maskz_loadu_epi32(m[s], zb + j0 + 16 * s)));
-            _mm512_mask_storeu_epi32(dst + 16 * s, m[s], v);
+            if (stream) _mm512_stream_si512((void *)(dst + 16 * s), v);
+            else _mm512_mask_storeu_epi32(dst + 16 * s, m[s], v);
         }
     }
+    if (stream) _mm_sfence();
 }
 
 /* Rows [i0, i1) (i0 a multiple of 32) times one 64-column panel.  A arrives in tile layout: the
@@ -606,7 +609,7 @@ static QR_TAMX void qr_amx_epilogue(const int32_t *acc, Py_ssize_t i0, Py_ssize_
 static QR_TAMX void qr_task_amx(const uint8_t *Ap, Py_ssize_t Kp, Py_ssize_t i0, Py_ssize_t i1,
                                 const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,
                                 const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,
-                                int32_t *C, Py_ssize_t ldc, int32_t *acc) {
+                                int32_t *C, Py_ssize_t ldc, int32_t *acc, int stream) {
     Py_ssize_t nkc = Kp / 64, rows = (i1 - i0 + 31) / 32 * 32;
     __asm__ volatile("" : : : "memory");
     for (Py_ssize_t kb = 0; kb < nkc; kb += QR_AMX_KC / 64) {
@@ -638,7 +641,7 @@ static QR_TAMX void qr_task_amx(const uint8_t *Ap, Py_ssize_t Kp, Py_ssize_t i0,
         }
     }
     __asm__ volatile("" : : : "memory");
-    qr_amx_epilogue(acc, i0, i1, j0, ncols, colterm, zb, rowsum, C, ldc);
+    qr_amx_epilogue(acc, i0, i1, j0, ncols, colterm, zb, rowsum, C, ldc, stream);
 }
 /* A of at most 16 rows (one tile high) times one 64-column panel: four C tiles side by side, so
    each k-chunk reads the panel's 4 KiB once, front to back (weights streamed from memory at
@@ -646,7 +649,7 @@ static QR_TAMX void qr_task_amx(const uint8_t *Ap, Py_ssize_t Kp, Py_ssize_t i0,
    rows. */
 static QR_TAMX void qr_task_amx16(const uint8_t *Ap, Py_ssize_t Kp, Py_ssize_t M, const int8_t *panel,
                                   Py_ssize_t j0, Py_ssize_t ncols, const int32_t *colterm, const int32_t *zb,
-                                  const int32_t *rowsum, int32_t *C, Py_ssize_t ldc, int32_t *acc) {
+                                  const int32_t *rowsum, int32_t *C, Py_ssize_t ldc, int32_t *acc, int stream) {
     Py_ssize_t nkc = Kp / 64;
     __asm__ volatile("" : : : "memory");
     _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
@@ -665,7 +668,7 @@ static QR_TAMX void qr_task_amx16(const uint8_t *Ap, Py_ssize_t Kp, Py_ssize_t M
     _tile_stored(0, acc, 256); _tile_stored(1, acc + 16, 256);
     _tile_stored(2, acc + 32, 256); _tile_stored(3, acc + 48, 256);
     __asm__ volatile("" : : : "memory");
-    qr_amx_epilogue(acc, 0, M, j0, ncols, colterm, zb, rowsum, C, ldc);
+    qr_amx_epilogue(acc, 0, M, j0, ncols, colterm, zb, rowsum, C, ldc, stream);
 }
 
 /* rows [r0, r1) of A (M x K, a ^ ax) into the tile layout of qr_task_amx; rows >= M and k >= K: 0 */
@@ -885,7 +888,7 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     if (nthreads > 1 && macs / QR_MIN_MACS < nthreads) nthreads = (int)(macs / QR_MIN_MACS);
     if (nthreads < 1) nthreads = 1;
     Py_ssize_t kk = tier == QR_SCALAR ? K : Kq;
-    /* an output of 4 MiB or more (twice a core's L2) is written around the caches (the vector tiers):
+    /* an output of 4 MiB or more (twice a core's L2) is written around the caches:
        a streaming store sends a whole line to memory without first reading it for ownership
        (measured +12-20 % on 2 threads at 1024^3 and 2048^3); it needs 64-byte aligned rows,
        which the public API's output has */
@@ -935,10 +938,10 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
                 case QR_TIER_AMX:
                     if (M <= 16)
                         qr_task_amx16(A, lda, M, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
-                                      part + (size_t)qr_thread_num() * QR_AMX_MB * 64);
+                                      part + (size_t)qr_thread_num() * QR_AMX_MB * 64, stream_c);
                     else
                         qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
-                                    part + (size_t)qr_thread_num() * QR_AMX_MB * 64);
+                                    part + (size_t)qr_thread_num() * QR_AMX_MB * 64, stream_c);
                     break;
                 case QR_TIER_AVX512VNNI:
                     qr_task_512(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
