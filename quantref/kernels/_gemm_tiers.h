@@ -243,6 +243,19 @@ static inline qr_prefetch_t qr_prefetch_share(const int8_t *pf, Py_ssize_t bytes
     return s;
 }
 
+/* The slice of B to fetch while k-block [q0, q0 + qn) of nq runs: this panel's next k-block, or,
+   after the last, the first k-block of the panel this thread probably runs next (NULL: none);
+   its size in *bytes.  Fetched into L2 a share per row group: the first row group would
+   otherwise wait for all of it at memory speed. */
+static inline const int8_t *qr_next_slice(const int8_t *panel, const int8_t *next_panel, Py_ssize_t q0,
+                                          Py_ssize_t qn, Py_ssize_t nq, Py_ssize_t *bytes) {
+    int last = q0 + qn >= nq;
+    const int8_t *pf = last ? next_panel : panel + (q0 + qn) * 256;
+    Py_ssize_t pq = last ? nq : nq - q0 - qn;
+    *bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;
+    return pf;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Tier 3: AVX-512 VNNI, 6 rows x 64 columns (24 zmm accumulators)                             */
 /* ------------------------------------------------------------------------------------------ */
@@ -323,30 +336,20 @@ static QR_T512 void qr_task_512(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, P
         Py_ssize_t qn = nq - q0 < QR_KC / 4 ? nq - q0 : QR_KC / 4;
         int first = q0 == 0, last = q0 + qn >= nq;
         const int8_t *Bq = panel + q0 * 256;
-        /* the next slice of B (this panel's next k-block, or the first of the panel this thread
-           probably runs next) is fetched into L2 a share per row group: the first row group
-           would otherwise wait for all of it at memory speed */
-        const int8_t *pf = last ? next_panel : Bq + qn * 256;
-        Py_ssize_t pq = last ? nq : nq - q0 - qn;
-        Py_ssize_t pf_bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;
-        Py_ssize_t i = i0;
+        Py_ssize_t pf_bytes;
+        const int8_t *pf = qr_next_slice(panel, next_panel, q0, qn, nq, &pf_bytes);
 #define QR_MK512_ROWS(X)                                                                              \
-        for (; i + 6 <= i1; i += 6) {                                                                 \
+        for (Py_ssize_t i = i0; i < i1; i += 6) {                                                     \
             qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, (i - i0) / 6, ngroups, qn);            \
             const uint8_t *Ai = A + i * lda + 4 * q0;                                                 \
             int32_t *Pi = part + (i - i0) * 64, *Ci = C + i * ldc + j0;                               \
             const int32_t *rs = rowsum ? rowsum + i : NULL;                                           \
-            if (stream && last)                                                                       \
-                qr_mk512(6, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps);  \
-            else                                                                                      \
-                qr_mk512(6, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps);  \
-        }                                                                                             \
-        {                                                                                             \
-            qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, (i - i0) / 6, ngroups, qn);            \
-            const uint8_t *Ai = A + i * lda + 4 * q0;                                                 \
-            int32_t *Pi = part + (i - i0) * 64, *Ci = C + i * ldc + j0;                               \
-            const int32_t *rs = rowsum ? rowsum + i : NULL;                                           \
-            switch (i1 - i) {                                                                         \
+            if (i1 - i >= 6) {                                                                        \
+                if (stream && last)                                                                   \
+                    qr_mk512(6, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); \
+                else                                                                                  \
+                    qr_mk512(6, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); \
+            } else switch (i1 - i) {                                                                  \
                 case 5: qr_mk512(5, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); break; \
                 case 4: qr_mk512(4, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); break; \
                 case 3: qr_mk512(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, m, first, last, ct, z, rs, &ps); break; \
@@ -497,18 +500,16 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
                                const int8_t *next_panel) {                                               \
         uint32_t ax = ax8 * 0x01010101u;                                                                 \
         Py_ssize_t nq = K / 4;                                                                           \
-        Py_ssize_t nchunks = (i1 - i0 + MAXR - 1) / MAXR;   /* row groups per 16 columns */            \
+        Py_ssize_t ngroups = (i1 - i0 + MAXR - 1) / MAXR;   /* row groups per 16 columns */            \
         stream = stream && ncols == QR_NR;                                                               \
         for (Py_ssize_t q0 = 0; q0 < nq; q0 += QR_KC / 4) {                                              \
             Py_ssize_t qn = nq - q0 < QR_KC / 4 ? nq - q0 : QR_KC / 4;                                   \
             int first = q0 == 0, last = q0 + qn >= nq;                                                   \
-            const int8_t *pf = last ? next_panel : panel + (q0 + qn) * 256;                              \
-            Py_ssize_t pq = last ? nq : nq - q0 - qn;                                                    \
-            Py_ssize_t pf_bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;                      \
+            Py_ssize_t pf_bytes;                                                                         \
+            const int8_t *pf = qr_next_slice(panel, next_panel, q0, qn, nq, &pf_bytes);                  \
             /* row group by row group, its 16-column groups in turn: the group's rows of A (MAXR x
                512 bytes) stay in L1 across the four, beside the slice of B */                         \
             for (Py_ssize_t i = i0; i < i1; i += MAXR) {                                                 \
-                Py_ssize_t c = (i - i0) / MAXR;                                                          \
                 const uint8_t *Ai = A + i * lda + ABYTES * q0;                                           \
                 const int32_t *rs = rowsum ? rowsum + i : NULL;                                          \
                 for (int g = 0; g < 4 && 16 * g < ncols; g++) {                                          \
@@ -517,7 +518,7 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
                     int nc = (int)(ncols - 16 * g > 16 ? 16 : ncols - 16 * g);                           \
                     const int32_t *ct = colterm ? colterm + jg : NULL, *z = zb ? zb + jg : NULL;         \
                     int32_t *Pi = part + (i - i0) * 64 + 16 * g, *Ci = C + i * ldc + jg;                 \
-                    qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, 4 * c + g, 4 * nchunks, qn);      \
+                    qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, 4 * ((i - i0) / MAXR) + g, 4 * ngroups, qn); \
                     if (i1 - i >= MAXR) {                                                                \
                         if (stream && last)                                                              \
                             MK(MAXR, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
@@ -537,8 +538,9 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
         if (stream) _mm_sfence();                                                                        \
     }
 
-/* the task twice over: with the XOR of int8 codes and without it (uint8 codes, see qr_mk512) */
-#define QR_TASK256(NAME, MK, TARGET, MAXR, ABYTES)                                                    \
+/* the task twice over: with the XOR of int8 codes and without it (uint8 codes, see qr_mk512);
+   XOR_A 0: A arrives with the XOR applied (AVX2's qr_split_a), so only the second is compiled */
+#define QR_TASK256(NAME, MK, TARGET, MAXR, ABYTES, XOR_A)                                             \
     QR_TASK256_BODY(NAME##_x0, MK, TARGET, MAXR, 0, ABYTES)                                          \
     QR_TASK256_BODY(NAME##_x1, MK, TARGET, MAXR, 1, ABYTES)                                          \
     static TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
@@ -546,12 +548,12 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
                             const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,            \
                             int32_t *C, Py_ssize_t ldc, int stream, int32_t *part,                       \
                             const int8_t *next_panel) {                                                  \
-        if (ax8) NAME##_x1(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
+        if (XOR_A && ax8) NAME##_x1(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
         else NAME##_x0(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel);    \
     }
 
-QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4, 8)        /* A split by qr_split_a: 8 bytes a quad */
-QR_TASK256(qr_task_vnni256, qr_mk_vnni256, QR_TVNNI256, 6, 4)
+QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4, 8, 0)     /* A split by qr_split_a: 8 bytes a quad */
+QR_TASK256(qr_task_vnni256, qr_mk_vnni256, QR_TVNNI256, 6, 4, 1)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tier 4: AMX-INT8.  C tiles 0-3 (2 x 2 blocks of 16 x 16 int32), A tiles 4-5, B tiles 6-7.   */
@@ -843,8 +845,9 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     if (tier == QR_TIER_AMX) Mp = M <= 16 ? 16 : (M + 31) / 32 * 32;   /* see qr_task_amx16 */
     size_t rs_bytes = zb ? ((size_t)M * sizeof(int32_t) + 63) / 64 * 64 : 0;
     size_t a_bytes = copy_a ? ((size_t)Mp * (size_t)kp + 63) / 64 * 64 : 0;
-    size_t acc_bytes = tier == QR_TIER_AMX ? sizeof(int32_t) * QR_AMX_MB * 64 * (size_t)nthreads
-                     : tier != QR_SCALAR && Kq > QR_KC ? sizeof(int32_t) * QR_MB * 64 * (size_t)nthreads : 0;
+    Py_ssize_t mb = tier == QR_TIER_AMX ? QR_AMX_MB : QR_MB;     /* rows of A per task */
+    int partial = tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq > QR_KC);
+    size_t acc_bytes = partial ? sizeof(int32_t) * (size_t)mb * 64 * (size_t)nthreads : 0;
     int ws_owned = 0;
     uint8_t *ws = NULL;
     if (rs_bytes + a_bytes + acc_bytes) {
@@ -880,7 +883,7 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
         A = Apad; lda = Kq; ax = 0;
     }
     Py_ssize_t npanels = (N + QR_NR - 1) / QR_NR;
-    Py_ssize_t mb = tier == QR_TIER_AMX ? QR_AMX_MB : QR_MB, nmb = (M + mb - 1) / mb;
+    Py_ssize_t nmb = (M + mb - 1) / mb;
     Py_ssize_t ntasks = npanels * nmb;
     if (nthreads > ntasks) nthreads = (int)ntasks;
     /* waking a thread costs tens of microseconds: give each one at least QR_MIN_MACS of work */
@@ -929,19 +932,19 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
             Py_ssize_t i0 = ib * mb, i1 = i0 + mb < M ? i0 + mb : M;
             Py_ssize_t j0 = p * QR_NR, ncols = N - j0 < QR_NR ? N - j0 : QR_NR;
             const int8_t *panel = Bp + p * (Kp * QR_NR);
-            /* the vector tiers' partial sums, and the panel this thread probably runs next (the
-               task nthreads on: a guess under dynamic scheduling, which costs nothing when wrong) */
-            int32_t *my_part = part && tier != QR_TIER_AMX ? part + (size_t)qr_thread_num() * QR_MB * 64 : NULL;
+            /* this thread's partial sums (mb x 64), and the panel it probably runs next (the task
+               nthreads on: a guess under dynamic scheduling, which costs nothing when wrong) */
+            int32_t *my_part = part ? part + (size_t)qr_thread_num() * mb * 64 : NULL;
             const int8_t *next_panel = t + nthreads < ntasks ? Bp + ((t + nthreads) % npanels) * (Kp * QR_NR) : NULL;
             switch (tier) {
 #if QR_X86
                 case QR_TIER_AMX:
                     if (M <= 16)
-                        qr_task_amx16(A, lda, M, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
-                                      part + (size_t)qr_thread_num() * QR_AMX_MB * 64, stream_c);
+                        qr_task_amx16(A, lda, M, panel, j0, ncols, colterm, zb, rowsum, C, ldc, my_part,
+                                      stream_c);
                     else
-                        qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc,
-                                    part + (size_t)qr_thread_num() * QR_AMX_MB * 64, stream_c);
+                        qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc, my_part,
+                                    stream_c);
                     break;
                 case QR_TIER_AVX512VNNI:
                     qr_task_512(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
