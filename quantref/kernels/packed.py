@@ -179,7 +179,7 @@ def _compiled_matmul(a: np.ndarray, w: PackedWeights, za: int, threads: int) -> 
     # the output is too small to matter and the plain allocation is cheaper
     M, N = a.shape[0], w.shape[1]
     out = aligned_empty((M, N), np.int32) if M * N >= 16384 else np.empty((M, N), dtype=np.int32)
-    _compiled_gemm().gemm_packed(a.view(np.uint8), signed, w.packed, w.shape[1], out,
+    _compiled_gemm().gemm_packed(a.view(np.uint8), signed, w.packed, N, out,
                                  w.colterm(za + 128 if signed else za), w._zb_s32, gemm_tier(), threads)
     return out
 
