@@ -67,6 +67,7 @@ enum { QR_SCALAR = 0, QR_TIER_AVX2 = 1, QR_TIER_AVXVNNI = 2, QR_TIER_AVX512VNNI 
 #define QR_AMX_KC 1024     /* k per AMX block: a 32-column slice of the panel (32 KiB) in L1 */
 #define QR_AMX_MIN_ROWS 5    /* below this many rows of A the AMX tier hands over to AVX-512 VNNI (measured: equal at 4) */
 #define QR_STREAM_BYTES 4194304.0  /* C at least this large is written around the caches (see qr_mk512) */
+#define QR_PACK_MIN_PANELS 16  /* AVX-VNNI packs A from this many 64-column panels of B on (see qr_gemm) */
 #define QR_MIN_MACS 2097152.0  /* multiply-adds per thread, at least (about 20 us of work) */
 
 /* num_threads <= 0: OpenMP's default (OMP_NUM_THREADS, else every core); 1 without OpenMP */
@@ -198,6 +199,27 @@ static inline int32_t qr_fix(uint32_t v, Py_ssize_t i, Py_ssize_t j, const int32
     return (int32_t)v;
 }
 
+/* rowsum[i] = sum_k (a[i, k] ^ ax) for rows [r0, r1), modulo 2^32 */
+static void qr_rowsums(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py_ssize_t K, Py_ssize_t r0, Py_ssize_t r1,
+                       int32_t *rowsum) {
+    for (Py_ssize_t i = r0; i < r1; i++) {
+        uint32_t s = 0;
+        const uint8_t *a = A + i * lda;
+        for (Py_ssize_t k = 0; k < K; k++) s += (uint8_t)(a[k] ^ ax);
+        rowsum[i] = (int32_t)s;
+    }
+}
+
+/* rows [r0, r1) of A with a ^ ax applied, k zero-padded to Kq (padded k meets zero rows of B),
+   row stride Kq */
+static void qr_pad_a(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py_ssize_t K, Py_ssize_t Kq, Py_ssize_t r0,
+                     Py_ssize_t r1, uint8_t *out) {
+    for (Py_ssize_t i = r0; i < r1; i++) {
+        for (Py_ssize_t k = 0; k < K; k++) out[i * Kq + k] = A[i * lda + k] ^ ax;
+        for (Py_ssize_t k = K; k < Kq; k++) out[i * Kq + k] = 0;
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Tier 0: scalar                                                                              */
 /* ------------------------------------------------------------------------------------------ */
@@ -254,6 +276,73 @@ static inline const int8_t *qr_next_slice(const int8_t *panel, const int8_t *nex
     Py_ssize_t pq = last ? nq : nq - q0 - qn;
     *bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;
     return pf;
+}
+
+/* qr_pack_a of 8 quads (32 bytes) of 6 full rows: an 8 x 8 transpose of 32-bit words, the
+   missing rows 6 and 7 never computed; quad j's 6 words go out as 16 + 8 bytes */
+__attribute__((target("avx2"))) static inline void qr_pack_a6x8(const uint8_t *a, Py_ssize_t lda, uint8_t ax,
+                                                                   uint8_t *o) {
+    const __m256i x = _mm256_set1_epi8((char)ax);
+    __m256i r0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a)), x);
+    __m256i r1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + lda)), x);
+    __m256i r2 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + 2 * lda)), x);
+    __m256i r3 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + 3 * lda)), x);
+    __m256i r4 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + 4 * lda)), x);
+    __m256i r5 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + 5 * lda)), x);
+    /* per 128-bit lane (quads 0-3, 4-7): t0 = r0 r1 of quads 0 1, t1 = of quads 2 3, ... */
+    __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
+    __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
+    __m256i t4 = _mm256_unpacklo_epi32(r4, r5), t5 = _mm256_unpackhi_epi32(r4, r5);
+    /* u_j: rows 0-3 of quad j (low lane) and of quad j + 4 (high lane) */
+    __m256i u[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
+                    _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+    /* rows 4 and 5: quads 0 1 | 4 5 in t4, 2 3 | 6 7 in t5, 8 bytes each */
+    __m128d v[4] = {_mm_castsi128_pd(_mm256_castsi256_si128(t4)), _mm_castsi128_pd(_mm256_castsi256_si128(t5)),
+                    _mm_castsi128_pd(_mm256_extracti128_si256(t4, 1)), _mm_castsi128_pd(_mm256_extracti128_si256(t5, 1))};
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < 4; j++) {
+            uint8_t *oq = o + 24 * (4 * h + j);
+            _mm_storeu_si128((__m128i *)oq, h ? _mm256_extracti128_si256(u[j], 1) : _mm256_castsi256_si128(u[j]));
+            if (j & 1) _mm_storeh_pd((double *)(oq + 16), v[2 * h + j / 2]);
+            else _mm_storel_pd((double *)(oq + 16), v[2 * h + j / 2]);
+        }
+}
+
+/* AVX-VNNI's copy of A in row groups: rows [r0, r1) of A (M x K) with a ^ ax applied, k
+   zero-padded to Kq (a multiple of 4: padded k meets zero rows of B), in groups of MR rows (r0 a
+   multiple of MR; the last group holds the rows left, n = min(MR, M - i)).  The group of n rows
+   from row i fills bytes [i Kq, (i + n) Kq), and quad q of its row r sits at 4 (q n + r) from the
+   start.  A micro-kernel then reads its rows as one sequential stream, n quads per step of k:
+   rows lda apart are n streams whose lines all cross at the same step and, lda a multiple of
+   4 KiB, fall in the same L1 set, while the 256-bit task reads each row group's A four times
+   (once per 16 columns).  Measured on AVX-VNNI: +3-6 % at 1024^3, 2048^3 and 128 x 4096^2.
+   The AVX-512 task reads A once per row group and k-block and gains nothing (measured), so it
+   reads A in rows. */
+static void qr_pack_a(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py_ssize_t M, Py_ssize_t K, Py_ssize_t Kq,
+                      int MR, Py_ssize_t r0, Py_ssize_t r1, uint8_t *out) {
+    uint32_t x = ax * 0x01010101u;
+    for (Py_ssize_t i = r0; i < r1; i += MR) {
+        Py_ssize_t n = M - i < MR ? M - i : MR;
+        uint8_t *base = out + i * Kq;
+        Py_ssize_t q0 = 0;
+        if (n == 6 && MR == 6)     /* the VNNI tiers run only where AVX2 is */
+            for (; 4 * q0 + 32 <= K; q0 += 8)
+                qr_pack_a6x8(A + i * lda + 4 * q0, lda, ax, base + 24 * q0);
+        for (Py_ssize_t r = 0; r < n; r++) {
+            const uint8_t *a = A + (i + r) * lda;
+            uint8_t *o = base + 4 * r;
+            Py_ssize_t q = q0;
+            for (; 4 * q + 4 <= K; q++) {
+                uint32_t w;
+                memcpy(&w, a + 4 * q, 4);
+                w ^= x;
+                memcpy(o + 4 * q * n, &w, 4);
+            }
+            for (; 4 * q < Kq; q++)
+                for (int t = 0; t < 4; t++)
+                    o[4 * q * n + t] = 4 * q + t < K ? (uint8_t)(a[4 * q + t] ^ ax) : 0;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -393,27 +482,31 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
 }
 
 /* one step of k (4 bytes) of a 256-bit micro-kernel: MR rows x 16 columns (inside QR_MK256) */
-#define QR_STEP256(DOT, q)                                                                            \
+#define QR_STEP256(DOT, q)                                                                              \
     do {                                                                                              \
         const int8_t *bq = Bq + (q) * 256;                                                            \
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq));                                       \
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(bq + 32));                                  \
         DOT##_PREP(b0, b1);                                                                           \
-        QR_UNROLL for (int r = 0; r < MR; r++) DOT(acc[r][0], acc[r][1], A + r * lda, q);            \
+        QR_UNROLL for (int r = 0; r < MR; r++) DOT(acc[r][0], acc[r][1], A + (q) * aqs + r * ars);       \
     } while (0)
 
-/* One 256-bit micro-kernel body: MR rows x 16 columns; DOT(acc, a, b) adds sum_t a_t b_t per lane.
-   Partial sums between k-blocks wait in P (row stride 64 int32, aligned), as in qr_mk512 */
-#define QR_MK256(NAME, TARGET, DOT, MAXR)                                                             \
-    QR_INLINE TARGET void NAME(const int MR, const int XOR, const int NT, const uint8_t *A, Py_ssize_t lda, \
-                               uint32_t ax, const int8_t *Bq, Py_ssize_t nq, int32_t *P, int32_t *C,    \
-                               Py_ssize_t ldc, int ncols, int first, int last, const int32_t *ct,       \
+/* One 256-bit micro-kernel body: MR rows x 16 columns; DOT(acc0, acc1, a) adds row r's quad at a
+   times the step's 16 columns of B.  A: the row group's quads, ABYTES per row and quad: PACKED,
+   in the layout of qr_pack_a (a ^ ax applied), else rows lda apart (XOR: apply a ^ ax here, as
+   qr_mk512 does).  Partial sums between k-blocks wait in P (row stride 64 int32, aligned), as in
+   qr_mk512 */
+#define QR_MK256(NAME, TARGET, DOT, MAXR, ABYTES)                                                     \
+    QR_INLINE TARGET void NAME(const int MR, const int PACKED, const int XOR, const int NT, const uint8_t *A, \
+                               Py_ssize_t lda, uint32_t ax, const int8_t *Bq, Py_ssize_t nq, int32_t *P, \
+                               int32_t *C, Py_ssize_t ldc, int ncols, int first, int last, const int32_t *ct, \
                                const int32_t *z, const int32_t *rs, const qr_prefetch_t *pf) {          \
+        const Py_ssize_t ars = PACKED ? ABYTES : lda, aqs = PACKED ? ABYTES * MR : ABYTES;             \
+        const __m256i x = _mm256_set1_epi32((int)ax); (void)x;                                          \
         __m256i acc[MAXR][2];                                                                            \
         QR_UNROLL for (int r = 0; r < MR; r++)                                                           \
             QR_UNROLL for (int s = 0; s < 2; s++)                                                        \
                 acc[r][s] = first ? _mm256_setzero_si256() : _mm256_load_si256((const __m256i *)(P + r * 64 + 8 * s)); \
-        const __m256i x = _mm256_set1_epi32((int)ax); (void)x;  /* AVX2: A arrives XORed */              \
         Py_ssize_t q = 0;                                                                                \
         for (const char *p = pf->at, *e = pf->end; p < e; q++, p += pf->step) {   /* as qr_mk512 */    \
             for (const char *l = p; l < p + pf->step; l += 64) _mm_prefetch(l, _MM_HINT_T1);            \
@@ -438,20 +531,20 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
 #define QR_DOT_AVX2_PREP(b0, b1)                                                                     \
     __m256i be0 = _mm256_srai_epi16(_mm256_slli_epi16(b0, 8), 8), bo0 = _mm256_srai_epi16(b0, 8);      \
     __m256i be1 = _mm256_srai_epi16(_mm256_slli_epi16(b1, 8), 8), bo1 = _mm256_srai_epi16(b1, 8)
-#define QR_DOT_AVX2(c0, c1, arow, q)                                                                 \
+#define QR_DOT_AVX2(c0, c1, a)                                                                       \
     do {                                                                                             \
         int32_t we, wo;                                                                              \
-        memcpy(&we, (arow) + 8 * (q), 4);                                                            \
-        memcpy(&wo, (arow) + 8 * (q) + 4, 4);                                                        \
+        memcpy(&we, (a), 4);                                                                         \
+        memcpy(&wo, (a) + 4, 4);                                                                     \
         __m256i ae = _mm256_set1_epi32(we), ao = _mm256_set1_epi32(wo);                              \
         c0 = _mm256_add_epi32(c0, _mm256_add_epi32(_mm256_madd_epi16(ae, be0), _mm256_madd_epi16(ao, bo0))); \
         c1 = _mm256_add_epi32(c1, _mm256_add_epi32(_mm256_madd_epi16(ae, be1), _mm256_madd_epi16(ao, bo1))); \
     } while (0)
 #define QR_DOT_VNNI256_PREP(b0, b1) (void)0
-#define QR_DOT_VNNI256(c0, c1, arow, q)                                                              \
+#define QR_DOT_VNNI256(c0, c1, a)                                                                    \
     do {                                                                                             \
         int32_t w;                                                                                   \
-        memcpy(&w, (arow) + 4 * (q), 4);                                                             \
+        memcpy(&w, (a), 4);                                                                          \
         __m256i av = XOR ? _mm256_xor_si256(_mm256_set1_epi32(w), x) : _mm256_set1_epi32(w);        \
         c0 = _mm256_dpbusd_avx_epi32(c0, av, b0);                                                    \
         c1 = _mm256_dpbusd_avx_epi32(c1, av, b1);                                                    \
@@ -487,12 +580,14 @@ static QR_TAVX2 void qr_split_a(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py
     }
 }
 
-QR_MK256(qr_mk_avx2, QR_TAVX2, QR_DOT_AVX2, 4)
-QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
+QR_MK256(qr_mk_avx2, QR_TAVX2, QR_DOT_AVX2, 4, 8)
+QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6, 4)
 
 /* One task of a 256-bit tier, as qr_task_512 (k-blocks, partial sums in `part`, the next slice
-   of B prefetched, streamed stores), the panel taken 16 columns at a time */
-#define QR_TASK256_BODY(NAME, MK, TARGET, MAXR, X, ABYTES)                                            \
+   of B prefetched, streamed stores), the panel taken 16 columns at a time.  A, ABYTES per row
+   and quad: PACKED, in qr_pack_a's row groups of MAXR rows (K a multiple of 4); else rows lda
+   apart, each byte XORed with ax when X */
+#define QR_TASK256_BODY(NAME, MK, TARGET, MAXR, ABYTES, PACKED, X)                                    \
     QR_INLINE TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
                                Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,       \
                                const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,         \
@@ -510,7 +605,8 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
             /* row group by row group, its 16-column groups in turn: the group's rows of A (MAXR x
                512 bytes) stay in L1 across the four, beside the slice of B */                         \
             for (Py_ssize_t i = i0; i < i1; i += MAXR) {                                                 \
-                const uint8_t *Ai = A + i * lda + ABYTES * q0;                                           \
+                Py_ssize_t rows = i1 - i < MAXR ? i1 - i : MAXR;                                         \
+                const uint8_t *Ai = PACKED ? A + (i * K + q0 * 4 * rows) * (ABYTES / 4) : A + i * lda + ABYTES * q0; \
                 const int32_t *rs = rowsum ? rowsum + i : NULL;                                          \
                 for (int g = 0; g < 4 && 16 * g < ncols; g++) {                                          \
                     const int8_t *Bq = panel + q0 * 256 + 64 * g;                                        \
@@ -519,17 +615,17 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
                     const int32_t *ct = colterm ? colterm + jg : NULL, *z = zb ? zb + jg : NULL;         \
                     int32_t *Pi = part + (i - i0) * 64 + 16 * g, *Ci = C + i * ldc + jg;                 \
                     qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, 4 * ((i - i0) / MAXR) + g, 4 * ngroups, qn); \
-                    if (i1 - i >= MAXR) {                                                                \
+                    if (rows == MAXR) {                                                                  \
                         if (stream && last)                                                              \
-                            MK(MAXR, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
+                            MK(MAXR, PACKED, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
                         else                                                                             \
-                            MK(MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
-                    } else switch (i1 - i) {                                                             \
-                        case 5: MK(5 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
-                        case 4: MK(4 % MAXR, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
-                        case 3: MK(3, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
-                        case 2: MK(2, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
-                        case 1: MK(1, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break;      \
+                            MK(MAXR, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
+                    } else switch (rows) {                                                               \
+                        case 5: MK(5 < MAXR ? 5 : 1, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 4: MK(4 < MAXR ? 4 : 1, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 3: MK(3, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 2: MK(2, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 1: MK(1, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
                         default: break;                                                                  \
                     }                                                                                    \
                 }                                                                                        \
@@ -538,22 +634,25 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6)
         if (stream) _mm_sfence();                                                                        \
     }
 
-/* the task twice over: with the XOR of int8 codes and without it (uint8 codes, see qr_mk512);
-   XOR_A 0: A arrives with the XOR applied (AVX2's qr_split_a), so only the second is compiled */
-#define QR_TASK256(NAME, MK, TARGET, MAXR, ABYTES, XOR_A)                                             \
-    QR_TASK256_BODY(NAME##_x0, MK, TARGET, MAXR, 0, ABYTES)                                          \
-    QR_TASK256_BODY(NAME##_x1, MK, TARGET, MAXR, 1, ABYTES)                                          \
-    static TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
-                            Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,          \
+/* the task three times over: on packed A, and on A in rows with and without the XOR of int8
+   codes (see qr_gemm for when A is packed); UNPACKED_X0_ONLY: the last alone (AVX2, whose A
+   always arrives in rows from qr_split_a, XORed and widened) */
+#define QR_TASK256(NAME, MK, TARGET, MAXR, ABYTES, UNPACKED_X0_ONLY)                                  \
+    QR_TASK256_BODY(NAME##_p, MK, TARGET, MAXR, ABYTES, 1, 0)                                        \
+    QR_TASK256_BODY(NAME##_x0, MK, TARGET, MAXR, ABYTES, 0, 0)                                       \
+    QR_TASK256_BODY(NAME##_x1, MK, TARGET, MAXR, ABYTES, 0, 1)                                       \
+    static TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, int packed, Py_ssize_t i0,     \
+                            Py_ssize_t i1, Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols, \
                             const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,            \
                             int32_t *C, Py_ssize_t ldc, int stream, int32_t *part,                       \
                             const int8_t *next_panel) {                                                  \
-        if (XOR_A && ax8) NAME##_x1(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
-        else NAME##_x0(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel);    \
+        if (!UNPACKED_X0_ONLY && packed) NAME##_p(A, lda, 0, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
+        else if (!UNPACKED_X0_ONLY && ax8) NAME##_x1(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
+        else NAME##_x0(A, lda, 0, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
     }
 
-QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4, 8, 0)     /* A split by qr_split_a: 8 bytes a quad */
-QR_TASK256(qr_task_vnni256, qr_mk_vnni256, QR_TVNNI256, 6, 4, 1)
+QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4, 8, 1)
+QR_TASK256(qr_task_vnni256, qr_mk_vnni256, QR_TVNNI256, 6, 4, 0)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tier 4: AMX-INT8.  C tiles 0-3 (2 x 2 blocks of 16 x 16 int32), A tiles 4-5, B tiles 6-7.   */
@@ -840,8 +939,13 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     int nthreads = qr_threads(num_threads);
     /* one workspace: rowsum (M int32), the copy of A, the partial sums between k-blocks (per thread:
        AMX QR_AMX_MB x 64, the vector tiers QR_MB x 64 when K spans more than one block) */
+    Py_ssize_t npanels = (N + QR_NR - 1) / QR_NR;
     Py_ssize_t kp = tier == QR_TIER_AMX ? Kp : tier == QR_TIER_AVX2 ? 2 * Kq : Kq;
-    int copy_a = tier == QR_TIER_AMX || tier == QR_TIER_AVX2 || (tier != QR_SCALAR && Kq != K);
+    /* AVX-VNNI reads A in row groups (qr_pack_a) where the copy pays: from QR_PACK_MIN_PANELS
+       panels on (at 4-8 panels it cost 2 threads as much as it saved, measured), or when k needs
+       padding anyway */
+    int pack_a = tier == QR_TIER_AVXVNNI && (npanels >= QR_PACK_MIN_PANELS || Kq != K);
+    int copy_a = tier == QR_TIER_AMX || tier == QR_TIER_AVX2 || pack_a || (tier != QR_SCALAR && Kq != K);
     if (tier == QR_TIER_AMX) Mp = M <= 16 ? 16 : (M + 31) / 32 * 32;   /* see qr_task_amx16 */
     size_t rs_bytes = zb ? ((size_t)M * sizeof(int32_t) + 63) / 64 * 64 : 0;
     size_t a_bytes = copy_a ? ((size_t)Mp * (size_t)kp + 63) / 64 * 64 : 0;
@@ -857,32 +961,6 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     int32_t *rowsum = zb ? (int32_t *)ws : NULL;
     uint8_t *Apad = copy_a ? ws + rs_bytes : NULL;
     int32_t *part = acc_bytes ? (int32_t *)(ws + rs_bytes + a_bytes) : NULL;   /* partial sums, per thread */
-    if (zb) {
-        for (Py_ssize_t i = 0; i < M; i++) {
-            uint32_t s = 0;
-            const uint8_t *a = A + i * lda;
-            for (Py_ssize_t k = 0; k < K; k++) s += (uint8_t)(a[k] ^ ax);
-            rowsum[i] = (int32_t)s;
-        }
-    }
-    /* AMX: a copy of A with a ^ ax applied, in tile layout (see qr_task_amx), zero-padded to Mp
-       rows and Kp bytes of k (padded k meets zero rows of B, padded rows are not stored), made by
-       the threads themselves below */
-    const uint8_t *A_src = A;
-    Py_ssize_t lda_src = lda;
-    uint8_t ax_src = ax;
-    if (tier == QR_TIER_AMX) {
-        A = Apad; lda = Kp; ax = 0;
-    } else if (tier == QR_TIER_AVX2) {
-        A = Apad; lda = 2 * Kq; ax = 0;      /* split by the threads below (qr_split_a) */
-    } else if (copy_a) {
-        /* a copy of A with a ^ ax applied, k zero-padded to Kq (padded k meets zero rows of B) */
-        memset(Apad, 0, (size_t)M * (size_t)Kq);
-        for (Py_ssize_t i = 0; i < M; i++)
-            for (Py_ssize_t k = 0; k < K; k++) Apad[i * Kq + k] = A[i * lda + k] ^ ax;
-        A = Apad; lda = Kq; ax = 0;
-    }
-    Py_ssize_t npanels = (N + QR_NR - 1) / QR_NR;
     Py_ssize_t nmb = (M + mb - 1) / mb;
     Py_ssize_t ntasks = npanels * nmb;
     if (nthreads > ntasks) nthreads = (int)ntasks;
@@ -890,35 +968,46 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     double macs = (double)M * (double)N * (double)K;
     if (nthreads > 1 && macs / QR_MIN_MACS < nthreads) nthreads = (int)(macs / QR_MIN_MACS);
     if (nthreads < 1) nthreads = 1;
-    Py_ssize_t kk = tier == QR_SCALAR ? K : Kq;
     /* an output of 4 MiB or more (twice a core's L2) is written around the caches:
        a streaming store sends a whole line to memory without first reading it for ownership
        (measured +12-20 % on 2 threads at 1024^3 and 2048^3); it needs 64-byte aligned rows,
        which the public API's output has */
     int stream_c = (double)M * (double)N * 4.0 >= QR_STREAM_BYTES && ((uintptr_t)C & 63) == 0 && ldc % 16 == 0;
+    /* the A the vector tasks read: the copy (a ^ ax applied, k padded to Kq), or A itself */
+    const uint8_t *Ak = copy_a ? Apad : A;
+    Py_ssize_t ldak = copy_a ? Kq : lda;
+    uint8_t axk = copy_a ? 0 : ax;
     Py_ssize_t t;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #endif
     {
 #if QR_X86
-        if (tier == QR_TIER_AMX) {
-            qr_amx_config();
-            Py_ssize_t r;
+        if (tier == QR_TIER_AMX) qr_amx_config();
+#endif
+        /* the threads first make A's row sums and the tier's copy of A, if any (a ^ ax applied, k
+           padded): AMX's tile layout (qr_amx_pack_a, Mp rows), AVX2's widened rows (qr_split_a),
+           AVX-VNNI's row groups (qr_pack_a), else rows of Kq bytes (qr_pad_a).
+           48 rows at a time: a multiple of each tier's row group.  The barrier at the loop's end:
+           A is ready for every task. */
+        Py_ssize_t r;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-            for (r = 0; r < Mp; r += 16)      /* the barrier at its end: A is ready for every task */
-                qr_amx_pack_a(A_src, lda_src, ax_src, M, K, Kp, r, r + 16, Apad);
-        } else if (tier == QR_TIER_AVX2) {
-            Py_ssize_t r;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
+        for (r = 0; r < Mp; r += 48) {
+            Py_ssize_t r1 = r + 48 < M ? r + 48 : M;
+            if (rowsum && r < M) qr_rowsums(A, lda, ax, K, r, r1, rowsum);
+            switch (tier) {
+#if QR_X86
+                case QR_TIER_AMX: qr_amx_pack_a(A, lda, ax, M, K, Kp, r, r + 48 < Mp ? r + 48 : Mp, Apad); break;
+                case QR_TIER_AVX2: qr_split_a(A, lda, ax, K, Kq, r, r1, Apad); break;
 #endif
-            for (r = 0; r < M; r += 16)       /* as above */
-                qr_split_a(A_src, lda_src, ax_src, K, Kq, r, r + 16 < M ? r + 16 : M, Apad);
+                default:
+                    if (pack_a) qr_pack_a(A, lda, ax, M, K, Kq, 6, r, r1, Apad);
+                    else if (copy_a) qr_pad_a(A, lda, ax, K, Kq, r, r1, Apad);
+                    break;
+            }
         }
-#endif
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic)
 #endif
@@ -940,22 +1029,22 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
 #if QR_X86
                 case QR_TIER_AMX:
                     if (M <= 16)
-                        qr_task_amx16(A, lda, M, panel, j0, ncols, colterm, zb, rowsum, C, ldc, my_part,
+                        qr_task_amx16(Apad, Kp, M, panel, j0, ncols, colterm, zb, rowsum, C, ldc, my_part,
                                       stream_c);
                     else
-                        qr_task_amx(A, lda, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc, my_part,
+                        qr_task_amx(Apad, Kp, i0, i1, panel, j0, ncols, colterm, zb, rowsum, C, ldc, my_part,
                                     stream_c);
                     break;
                 case QR_TIER_AVX512VNNI:
-                    qr_task_512(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
+                    qr_task_512(Ak, ldak, axk, i0, i1, Kq, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
                                 my_part, next_panel);
                     break;
                 case QR_TIER_AVXVNNI:
-                    qr_task_vnni256(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
+                    qr_task_vnni256(Ak, ldak, axk, pack_a, i0, i1, Kq, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
                                     my_part, next_panel);
                     break;
                 case QR_TIER_AVX2:
-                    qr_task_avx2(A, lda, ax, i0, i1, kk, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
+                    qr_task_avx2(Apad, 2 * Kq, 0, 0, i0, i1, Kq, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
                                  my_part, next_panel);
                     break;
 #endif
