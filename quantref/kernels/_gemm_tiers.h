@@ -62,6 +62,8 @@ enum { QR_SCALAR = 0, QR_TIER_AVX2 = 1, QR_TIER_AVXVNNI = 2, QR_TIER_AVX512VNNI 
 #define QR_NR 64
 #define QR_KALIGN 64
 #define QR_KC 512           /* k per block: a 64-column sliver of B (32 KiB) stays in L1 */
+#define QR_KC_AVX2 256      /* AVX2's k per block on widened B: the sliver at 16 bits (32 KiB) stays in L1 */
+#define QR_WIDEN_MIN_ROWS 32   /* AVX2 widens B once per k-block for tasks of this many rows or more */
 #define QR_MB 192           /* rows of A per task (a multiple of 6 and of 32) */
 #define QR_AMX_MB 256      /* rows of A per AMX task (a multiple of 32): 256 x Kp bytes in L2 */
 #define QR_AMX_KC 1024     /* k per AMX block: a 32-column slice of the panel (32 KiB) in L1 */
@@ -269,12 +271,12 @@ static inline qr_prefetch_t qr_prefetch_share(const int8_t *pf, Py_ssize_t bytes
    after the last, the first k-block of the panel this thread probably runs next (NULL: none);
    its size in *bytes.  Fetched into L2 a share per row group: the first row group would
    otherwise wait for all of it at memory speed. */
-static inline const int8_t *qr_next_slice(const int8_t *panel, const int8_t *next_panel, Py_ssize_t q0,
+static inline const int8_t *qr_next_slice(const int8_t *panel, const int8_t *next_panel, Py_ssize_t q0, Py_ssize_t kcq,
                                           Py_ssize_t qn, Py_ssize_t nq, Py_ssize_t *bytes) {
     int last = q0 + qn >= nq;
     const int8_t *pf = last ? next_panel : panel + (q0 + qn) * 256;
     Py_ssize_t pq = last ? nq : nq - q0 - qn;
-    *bytes = pf ? (pq < QR_KC / 4 ? pq : QR_KC / 4) * 256 : 0;
+    *bytes = pf ? (pq < kcq ? pq : kcq) * 256 : 0;
     return pf;
 }
 
@@ -426,7 +428,7 @@ static QR_T512 void qr_task_512(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, P
         int first = q0 == 0, last = q0 + qn >= nq;
         const int8_t *Bq = panel + q0 * 256;
         Py_ssize_t pf_bytes;
-        const int8_t *pf = qr_next_slice(panel, next_panel, q0, qn, nq, &pf_bytes);
+        const int8_t *pf = qr_next_slice(panel, next_panel, q0, QR_KC / 4, qn, nq, &pf_bytes);
 #define QR_MK512_ROWS(X)                                                                              \
         for (Py_ssize_t i = i0; i < i1; i += 6) {                                                     \
             qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, (i - i0) / 6, ngroups, qn);            \
@@ -484,10 +486,8 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
 /* one step of k (4 bytes) of a 256-bit micro-kernel: MR rows x 16 columns (inside QR_MK256) */
 #define QR_STEP256(DOT, q)                                                                              \
     do {                                                                                              \
-        const int8_t *bq = Bq + (q) * 256;                                                            \
-        __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq));                                       \
-        __m256i b1 = _mm256_loadu_si256((const __m256i *)(bq + 32));                                  \
-        DOT##_PREP(b0, b1);                                                                           \
+        const int8_t *bq = Bq + (q) * (WIDE ? 512 : 256);                                             \
+        DOT##_LOADB(bq, WIDE);                                                                        \
         QR_UNROLL for (int r = 0; r < MR; r++) DOT(acc[r][0], acc[r][1], A + (q) * aqs + r * ars);       \
     } while (0)
 
@@ -497,7 +497,7 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
    qr_mk512 does).  Partial sums between k-blocks wait in P (row stride 64 int32, aligned), as in
    qr_mk512 */
 #define QR_MK256(NAME, TARGET, DOT, MAXR, ABYTES)                                                     \
-    QR_INLINE TARGET void NAME(const int MR, const int PACKED, const int XOR, const int NT, const uint8_t *A, \
+    QR_INLINE TARGET void NAME(const int MR, const int PACKED, const int XOR, const int WIDE, const int NT, const uint8_t *A, \
                                Py_ssize_t lda, uint32_t ax, const int8_t *Bq, Py_ssize_t nq, int32_t *P, \
                                int32_t *C, Py_ssize_t ldc, int ncols, int first, int last, const int32_t *ct, \
                                const int32_t *z, const int32_t *rs, const qr_prefetch_t *pf) {          \
@@ -523,14 +523,26 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
             }                                                                                            \
     }
 
-/* AVX2: B's bytes widened to 16 bits in place (even bytes k, k+2 and odd bytes k+1, k+3 of each
-   quad), then vpmaddwd: a0*b0 + a2*b2 and a1*b1 + a3*b3, each exact in int32.  A arrives widened
+/* AVX2: B's bytes widened to 16 bits (even bytes k, k+2 and odd bytes k+1, k+3 of each quad),
+   then vpmaddwd: a0*b0 + a2*b2 and a1*b1 + a3*b3, each exact in int32.  WIDE: B arrives widened
+   by qr_widen_b (tasks of QR_WIDEN_MIN_ROWS rows or more: +5-9 % at 1024^3, 2048^3 and
+   128 x 4096^2); else the step widens it, 6 of the step's 38 vector ALU ops (a few rows, where
+   widening once per block cost as much as it saved: measured at 16 and 24 rows).  A arrives widened
    already (qr_split_a: 8 bytes per quad, a0 a2 then a1 a3 as int16), so a row costs two
    broadcasts and no vector ALU op: with three ALU ports for vpmaddwd, vpaddd and B's widening,
    the two ops per row and quad that widened A here cost 15-20 % (measured) */
-#define QR_DOT_AVX2_PREP(b0, b1)                                                                     \
-    __m256i be0 = _mm256_srai_epi16(_mm256_slli_epi16(b0, 8), 8), bo0 = _mm256_srai_epi16(b0, 8);      \
-    __m256i be1 = _mm256_srai_epi16(_mm256_slli_epi16(b1, 8), 8), bo1 = _mm256_srai_epi16(b1, 8)
+#define QR_DOT_AVX2_LOADB(bq, WIDE)                                                                  \
+    __m256i be0, bo0, be1, bo1;                                                                      \
+    if (WIDE) {                                                                                      \
+        be0 = _mm256_load_si256((const __m256i *)(bq));                                              \
+        bo0 = _mm256_load_si256((const __m256i *)((bq) + 32));                                       \
+        be1 = _mm256_load_si256((const __m256i *)((bq) + 64));                                       \
+        bo1 = _mm256_load_si256((const __m256i *)((bq) + 96));                                       \
+    } else {                                                                                         \
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq)), b1 = _mm256_loadu_si256((const __m256i *)((bq) + 32)); \
+        be0 = _mm256_srai_epi16(_mm256_slli_epi16(b0, 8), 8), bo0 = _mm256_srai_epi16(b0, 8);       \
+        be1 = _mm256_srai_epi16(_mm256_slli_epi16(b1, 8), 8), bo1 = _mm256_srai_epi16(b1, 8);       \
+    }
 #define QR_DOT_AVX2(c0, c1, a)                                                                       \
     do {                                                                                             \
         int32_t we, wo;                                                                              \
@@ -540,7 +552,8 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
         c0 = _mm256_add_epi32(c0, _mm256_add_epi32(_mm256_madd_epi16(ae, be0), _mm256_madd_epi16(ao, bo0))); \
         c1 = _mm256_add_epi32(c1, _mm256_add_epi32(_mm256_madd_epi16(ae, be1), _mm256_madd_epi16(ao, bo1))); \
     } while (0)
-#define QR_DOT_VNNI256_PREP(b0, b1) (void)0
+#define QR_DOT_VNNI256_LOADB(bq, WIDE)                                                               \
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq)), b1 = _mm256_loadu_si256((const __m256i *)((bq) + 32))
 #define QR_DOT_VNNI256(c0, c1, a)                                                                    \
     do {                                                                                             \
         int32_t w;                                                                                   \
@@ -580,28 +593,60 @@ static QR_TAVX2 void qr_split_a(const uint8_t *A, Py_ssize_t lda, uint8_t ax, Py
     }
 }
 
+/* AVX2's copy of a k-block of the panel (qn quads x 64 columns), each byte sign-extended to 16
+   bits: quad q, columns 16g..16g+15 at W + 512 q + 128 g (bytes, 32-byte aligned) as four
+   registers: the even bytes (k, k+2) and the odd ones (k+1, k+3) of columns 16g..16g+7, then of
+   16g+8..16g+15, for vpmaddwd against A's pairs (a0, a2) and (a1, a3).  Made once per k-block
+   of a task and read by all its row groups: widened in the micro-kernel, B cost 6 of every 38
+   vector ALU ops of a 4-row step (three ports shared with vpmaddwd and vpaddd). */
+static QR_TAVX2 void qr_widen_b(const int8_t *Bq, Py_ssize_t qn, int8_t *W) {
+    for (Py_ssize_t q = 0; q < qn; q++)
+        for (int g = 0; g < 4; g++) {
+            const int8_t *b = Bq + 256 * q + 64 * g;
+            int8_t *w = W + 512 * q + 128 * g;
+            __m256i b0 = _mm256_loadu_si256((const __m256i *)b), b1 = _mm256_loadu_si256((const __m256i *)(b + 32));
+            _mm256_store_si256((__m256i *)w, _mm256_srai_epi16(_mm256_slli_epi16(b0, 8), 8));
+            _mm256_store_si256((__m256i *)(w + 32), _mm256_srai_epi16(b0, 8));
+            _mm256_store_si256((__m256i *)(w + 64), _mm256_srai_epi16(_mm256_slli_epi16(b1, 8), 8));
+            _mm256_store_si256((__m256i *)(w + 96), _mm256_srai_epi16(b1, 8));
+        }
+}
+
 QR_MK256(qr_mk_avx2, QR_TAVX2, QR_DOT_AVX2, 4, 8)
 QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6, 4)
+
+/* a micro-kernel call, on widened B (AVX2's wide blocks) or not; `widen` is a constant 0 where
+   the tier never widens, and the branch goes */
+#define QR_MK256_CALL(MK, MR, PACKED, X, NT, ...)                                                     \
+    do {                                                                                             \
+        if (widen) MK(MR, PACKED, X, 1, NT, __VA_ARGS__);                                            \
+        else MK(MR, PACKED, X, 0, NT, __VA_ARGS__);                                                  \
+    } while (0)
 
 /* One task of a 256-bit tier, as qr_task_512 (k-blocks, partial sums in `part`, the next slice
    of B prefetched, streamed stores), the panel taken 16 columns at a time.  A, ABYTES per row
    and quad: PACKED, in qr_pack_a's row groups of MAXR rows (K a multiple of 4); else rows lda
    apart, each byte XORed with ax when X */
-#define QR_TASK256_BODY(NAME, MK, TARGET, MAXR, ABYTES, PACKED, X)                                    \
+#define QR_TASK256_BODY(NAME, MK, TARGET, MAXR, ABYTES, WIDEN, PACKED, X)                            \
     QR_INLINE TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, Py_ssize_t i0, Py_ssize_t i1, \
                                Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols,       \
                                const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,         \
                                int32_t *C, Py_ssize_t ldc, int stream, int32_t *part,                    \
-                               const int8_t *next_panel) {                                               \
+                               const int8_t *next_panel, int8_t *wide) {                                 \
         uint32_t ax = ax8 * 0x01010101u;                                                                 \
         Py_ssize_t nq = K / 4;                                                                           \
         Py_ssize_t ngroups = (i1 - i0 + MAXR - 1) / MAXR;   /* row groups per 16 columns */            \
         stream = stream && ncols == QR_NR;                                                               \
-        for (Py_ssize_t q0 = 0; q0 < nq; q0 += QR_KC / 4) {                                              \
-            Py_ssize_t qn = nq - q0 < QR_KC / 4 ? nq - q0 : QR_KC / 4;                                   \
+        /* AVX2, from QR_WIDEN_MIN_ROWS rows on: B widened once per k-block (qr_widen_b) */            \
+        const int widen = WIDEN && i1 - i0 >= QR_WIDEN_MIN_ROWS;                                         \
+        const Py_ssize_t kcq = widen ? QR_KC_AVX2 / 4 : QR_KC / 4;                                       \
+        for (Py_ssize_t q0 = 0; q0 < nq; q0 += kcq) {                                                    \
+            Py_ssize_t qn = nq - q0 < kcq ? nq - q0 : kcq;                                               \
             int first = q0 == 0, last = q0 + qn >= nq;                                                   \
             Py_ssize_t pf_bytes;                                                                         \
-            const int8_t *pf = qr_next_slice(panel, next_panel, q0, qn, nq, &pf_bytes);                  \
+            const int8_t *pf = qr_next_slice(panel, next_panel, q0, kcq, qn, nq, &pf_bytes);             \
+            const int8_t *Bk = panel + q0 * 256;                                                         \
+            if (widen) { qr_widen_b(Bk, qn, wide); Bk = wide; }                                          \
             /* row group by row group, its 16-column groups in turn: the group's rows of A (MAXR x
                512 bytes) stay in L1 across the four, beside the slice of B */                         \
             for (Py_ssize_t i = i0; i < i1; i += MAXR) {                                                 \
@@ -609,7 +654,7 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6, 4)
                 const uint8_t *Ai = PACKED ? A + (i * K + q0 * 4 * rows) * (ABYTES / 4) : A + i * lda + ABYTES * q0; \
                 const int32_t *rs = rowsum ? rowsum + i : NULL;                                          \
                 for (int g = 0; g < 4 && 16 * g < ncols; g++) {                                          \
-                    const int8_t *Bq = panel + q0 * 256 + 64 * g;                                        \
+                    const int8_t *Bq = Bk + (widen ? 128 : 64) * g;                                      \
                     Py_ssize_t jg = j0 + 16 * g;                                                         \
                     int nc = (int)(ncols - 16 * g > 16 ? 16 : ncols - 16 * g);                           \
                     const int32_t *ct = colterm ? colterm + jg : NULL, *z = zb ? zb + jg : NULL;         \
@@ -617,15 +662,15 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6, 4)
                     qr_prefetch_t ps = qr_prefetch_share(pf, pf_bytes, 4 * ((i - i0) / MAXR) + g, 4 * ngroups, qn); \
                     if (rows == MAXR) {                                                                  \
                         if (stream && last)                                                              \
-                            MK(MAXR, PACKED, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
+                            QR_MK256_CALL(MK, MAXR, PACKED, X, 1, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
                         else                                                                             \
-                            MK(MAXR, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
+                            QR_MK256_CALL(MK, MAXR, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); \
                     } else switch (rows) {                                                               \
-                        case 5: MK(5 < MAXR ? 5 : 1, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
-                        case 4: MK(4 < MAXR ? 4 : 1, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
-                        case 3: MK(3, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
-                        case 2: MK(2, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
-                        case 1: MK(1, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 5: QR_MK256_CALL(MK, 5 < MAXR ? 5 : 1, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 4: QR_MK256_CALL(MK, 4 < MAXR ? 4 : 1, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 3: QR_MK256_CALL(MK, 3, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 2: QR_MK256_CALL(MK, 2, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
+                        case 1: QR_MK256_CALL(MK, 1, PACKED, X, 0, Ai, lda, ax, Bq, qn, Pi, Ci, ldc, nc, first, last, ct, z, rs, &ps); break; \
                         default: break;                                                                  \
                     }                                                                                    \
                 }                                                                                        \
@@ -637,22 +682,22 @@ QR_MK256(qr_mk_vnni256, QR_TVNNI256, QR_DOT_VNNI256, 6, 4)
 /* the task three times over: on packed A, and on A in rows with and without the XOR of int8
    codes (see qr_gemm for when A is packed); UNPACKED_X0_ONLY: the last alone (AVX2, whose A
    always arrives in rows from qr_split_a, XORed and widened) */
-#define QR_TASK256(NAME, MK, TARGET, MAXR, ABYTES, UNPACKED_X0_ONLY)                                  \
-    QR_TASK256_BODY(NAME##_p, MK, TARGET, MAXR, ABYTES, 1, 0)                                        \
-    QR_TASK256_BODY(NAME##_x0, MK, TARGET, MAXR, ABYTES, 0, 0)                                       \
-    QR_TASK256_BODY(NAME##_x1, MK, TARGET, MAXR, ABYTES, 0, 1)                                       \
+#define QR_TASK256(NAME, MK, TARGET, MAXR, ABYTES, WIDEN, UNPACKED_X0_ONLY)                          \
+    QR_TASK256_BODY(NAME##_p, MK, TARGET, MAXR, ABYTES, WIDEN, 1, 0)                                 \
+    QR_TASK256_BODY(NAME##_x0, MK, TARGET, MAXR, ABYTES, WIDEN, 0, 0)                                \
+    QR_TASK256_BODY(NAME##_x1, MK, TARGET, MAXR, ABYTES, WIDEN, 0, 1)                                \
     static TARGET void NAME(const uint8_t *A, Py_ssize_t lda, uint8_t ax8, int packed, Py_ssize_t i0,     \
                             Py_ssize_t i1, Py_ssize_t K, const int8_t *panel, Py_ssize_t j0, Py_ssize_t ncols, \
                             const int32_t *colterm, const int32_t *zb, const int32_t *rowsum,            \
                             int32_t *C, Py_ssize_t ldc, int stream, int32_t *part,                       \
-                            const int8_t *next_panel) {                                                  \
-        if (!UNPACKED_X0_ONLY && packed) NAME##_p(A, lda, 0, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
-        else if (!UNPACKED_X0_ONLY && ax8) NAME##_x1(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
-        else NAME##_x0(A, lda, 0, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel); \
+                            const int8_t *next_panel, int8_t *wide) {                                    \
+        if (!UNPACKED_X0_ONLY && packed) NAME##_p(A, lda, 0, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel, wide); \
+        else if (!UNPACKED_X0_ONLY && ax8) NAME##_x1(A, lda, ax8, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel, wide); \
+        else NAME##_x0(A, lda, 0, i0, i1, K, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream, part, next_panel, wide); \
     }
 
-QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4, 8, 1)
-QR_TASK256(qr_task_vnni256, qr_mk_vnni256, QR_TVNNI256, 6, 4, 0)
+QR_TASK256(qr_task_avx2, qr_mk_avx2, QR_TAVX2, 4, 8, 1, 1)
+QR_TASK256(qr_task_vnni256, qr_mk_vnni256, QR_TVNNI256, 6, 4, 0, 0)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tier 4: AMX-INT8.  C tiles 0-3 (2 x 2 blocks of 16 x 16 int32), A tiles 4-5, B tiles 6-7.   */
@@ -950,17 +995,20 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
     size_t rs_bytes = zb ? ((size_t)M * sizeof(int32_t) + 63) / 64 * 64 : 0;
     size_t a_bytes = copy_a ? ((size_t)Mp * (size_t)kp + 63) / 64 * 64 : 0;
     Py_ssize_t mb = tier == QR_TIER_AMX ? QR_AMX_MB : QR_MB;     /* rows of A per task */
-    int partial = tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq > QR_KC);
+    int partial = tier == QR_TIER_AMX || (tier != QR_SCALAR && Kq > (tier == QR_TIER_AVX2 ? QR_KC_AVX2 : QR_KC));
     size_t acc_bytes = partial ? sizeof(int32_t) * (size_t)mb * 64 * (size_t)nthreads : 0;
+    /* AVX2: per thread, a k-block of a panel widened to 16 bits (qr_widen_b) */
+    size_t wide_bytes = tier == QR_TIER_AVX2 ? (size_t)(QR_KC_AVX2 / 4) * 512 * (size_t)nthreads : 0;
     int ws_owned = 0;
     uint8_t *ws = NULL;
-    if (rs_bytes + a_bytes + acc_bytes) {
-        ws = qr_workspace(rs_bytes + a_bytes + acc_bytes, &ws_owned);
+    if (rs_bytes + a_bytes + acc_bytes + wide_bytes) {
+        ws = qr_workspace(rs_bytes + a_bytes + acc_bytes + wide_bytes, &ws_owned);
         if (!ws) return -2;
     }
     int32_t *rowsum = zb ? (int32_t *)ws : NULL;
     uint8_t *Apad = copy_a ? ws + rs_bytes : NULL;
     int32_t *part = acc_bytes ? (int32_t *)(ws + rs_bytes + a_bytes) : NULL;   /* partial sums, per thread */
+    int8_t *wide = wide_bytes ? (int8_t *)(ws + rs_bytes + a_bytes + acc_bytes) : NULL;
     Py_ssize_t nmb = (M + mb - 1) / mb;
     Py_ssize_t ntasks = npanels * nmb;
     if (nthreads > ntasks) nthreads = (int)ntasks;
@@ -1024,6 +1072,7 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
             /* this thread's partial sums (mb x 64), and the panel it probably runs next (the task
                nthreads on: a guess under dynamic scheduling, which costs nothing when wrong) */
             int32_t *my_part = part ? part + (size_t)qr_thread_num() * mb * 64 : NULL;
+            int8_t *my_wide = wide ? wide + (size_t)qr_thread_num() * (QR_KC_AVX2 / 4) * 512 : NULL;
             const int8_t *next_panel = t + nthreads < ntasks ? Bp + ((t + nthreads) % npanels) * (Kp * QR_NR) : NULL;
             switch (tier) {
 #if QR_X86
@@ -1041,11 +1090,11 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
                     break;
                 case QR_TIER_AVXVNNI:
                     qr_task_vnni256(Ak, ldak, axk, pack_a, i0, i1, Kq, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
-                                    my_part, next_panel);
+                                    my_part, next_panel, NULL);
                     break;
                 case QR_TIER_AVX2:
                     qr_task_avx2(Apad, 2 * Kq, 0, 0, i0, i1, Kq, panel, j0, ncols, colterm, zb, rowsum, C, ldc, stream_c,
-                                 my_part, next_panel);
+                                 my_part, next_panel, my_wide);
                     break;
 #endif
                 default:
