@@ -22,7 +22,9 @@ neither, see ``--help``; nor is an inexact torch a target: oneDNN's AVX2 path sa
 M <= 16 public / the bandwidth bound (>= 0.8; the tier's peak where that is lower).  At M <= 16 the
 weights are streamed from memory: each method cycles through copies of its weights adding up to
 twice the last-level cache, and the bound is the weight bytes over the memory copy bandwidth
-(np.copyto over as many bytes) measured in the same run.
+(np.copyto over as many bytes), timed within the row's own alternating blocks, so that the bound
+meets the machine the kernels met (on a shared machine one M = 16 row read 0.74 and 0.86 of a
+bandwidth measured once per run, in two runs an hour apart).
 
 GOP/s = 2*M*N*K / time.  Before timing, each public result is checked bit for bit against an
 int64 reference (computed through float64 BLAS, exact here: every product is at most 2^15 in
@@ -155,7 +157,7 @@ def _ladder(g, threadpoolctl, M, K, N, max_threads):
                   f"{len(times):8d}", flush=True)
 
 
-def _interleaved(fns, reps, settle, rounds=3):
+def _interleaved(fns, reps, settle, rounds=3, per_round=None):
     """Time every fn in ``fns`` (name -> callable) in alternating blocks of back-to-back calls.
 
     Each round gives each method an untimed warm-up call and its share of ``reps`` timed calls
@@ -165,12 +167,14 @@ def _interleaved(fns, reps, settle, rounds=3):
     With ``settle`` (several threads) each block is followed by a pause: idle worker threads keep
     spinning for a while after a call (OpenBLAS ~2^28 cycles, libgomp ~300k spins) and would
     steal the second core from the next method.  Alternating ``rounds`` blocks spreads slow
-    drifts of a shared machine over every method.
+    drifts of a shared machine over every method.  ``per_round`` (name -> calls) gives a slow
+    method a fixed number of timed calls per round instead.
     """
     times = {name: [] for name in fns}
     for r in range(rounds):
-        share = reps // rounds + (1 if r < reps % rounds else 0)
         for name, fn in fns.items():
+            share = reps // rounds + (1 if r < reps % rounds else 0)
+            share = (per_round or {}).get(name, share)
             if isinstance(fn, dict):        # methods timed call by call in turn (same cache state)
                 for f in fn.values():
                     f()
@@ -204,20 +208,30 @@ def _peak(g, tier, nthr, repeats=7):
     return max(rates)
 
 
-def _copy_bandwidth(nbytes, nthr, repeats=5):
-    """GB/s of np.copyto over ``nbytes`` (bytes copied / time), split over ``nthr`` Python threads."""
-    from concurrent.futures import ThreadPoolExecutor
+class _Copy:
+    """np.copyto over ``nbytes`` split over ``nthr`` Python threads: one call copies them all, and
+    the memory copy bandwidth is ``nbytes`` over its time.  One large copy, not one per weight copy:
+    above a size tied to the last-level cache, memcpy writes around the caches, and many smaller
+    copies (each below it) would each read their destination first and measure ~40 % less."""
 
-    src = np.ones(nbytes, np.uint8)
-    dst = np.zeros(nbytes, np.uint8)
-    parts = np.array_split(np.arange(nbytes), nthr)
-    bounds = [(int(p[0]), int(p[-1]) + 1) for p in parts if len(p)]
-    with ThreadPoolExecutor(nthr) as pool:
-        def copy():
-            list(pool.map(lambda b: np.copyto(dst[b[0]:b[1]], src[b[0]:b[1]]), bounds))
-        copy()
-        times = [_time_once(copy) for _ in range(repeats)]
-    return nbytes / statistics.median(times) / 1e9
+    def __init__(self, nbytes, nthr, like=None):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.nbytes = nbytes
+        if like is not None:                       # the same arrays as another thread count's
+            self.src, self.dst = like.src, like.dst
+        else:
+            self.src = np.ones(nbytes, np.uint8)
+            self.dst = np.ones(nbytes, np.uint8)  # written now: no page fault is timed
+        cuts = np.linspace(0, nbytes, nthr + 1).astype(int)
+        self.bounds = list(zip(cuts[:-1], cuts[1:]))
+        self.pool = ThreadPoolExecutor(nthr)
+
+    def __call__(self):
+        list(self.pool.map(lambda b: np.copyto(self.dst[b[0]:b[1]], self.src[b[0]:b[1]]), self.bounds))
+
+    def close(self):
+        self.pool.shutdown()
 
 
 def _aligned_copy(x):
@@ -392,7 +406,8 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
     print("          its result is checked too: an inexact one (AVX2's saturating vpmaddubsw) is no target")
     print(f"  M <= 16: weights streamed from memory: every method cycles through copies of its weights")
     print(f"          ({footprint / 2**20:.0f} MiB per method, twice the {llc / 2**20:.0f} MiB last-level cache);")
-    print("          bound = 2MNK / (weight bytes / memory copy bandwidth, np.copyto over as many bytes),")
+    print("          bound = 2MNK / (weight bytes / memory copy bandwidth: np.copyto over as many bytes, timed")
+    print("          in the row's own rounds),")
     print("          or the tier's peak where that is lower (the roofline: AVX2 at M = 16 is compute-bound)")
     print("Every public result was checked bit for bit against an int64 reference first; methods run in 3")
     print("alternating blocks of back-to-back calls (warm-up untimed), with pauses between blocks on 2+ threads;")
@@ -402,6 +417,7 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
               f"{'pub/bound':>9} {'pub/f32':>7}  verdict")
     rng = np.random.default_rng(2)
     bandwidth = {}
+    copiers = {}
     verdicts = []
     data = []
     for M, K, N in shapes:
@@ -433,18 +449,23 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
                                                                          t, nthr), ws[len(ws) // 2:] + ws[:len(ws) // 2])},
                         "float32": _Cycle(lambda x: af @ x, bfs),
                     }
+                    if streamed:        # the bound's bandwidth, timed in the same rounds
+                        if nthr not in copiers:
+                            copiers[nthr] = _Copy(footprint, nthr, next(iter(copiers.values()), None))
+                        fns["copy"] = copiers[nthr]
                     with threadpoolctl.threadpool_limits(nthr):
                         reps = _repeats(M, K, N, quick)
-                        times = _interleaved(fns, reps, settle=nthr > 1)
+                        times = _interleaved(fns, reps, settle=nthr > 1, per_round={"copy": 2})
+                    copy_times = times.pop("copy", None)
                     r = {k: _gops(M, K, N, statistics.median(v)) for k, v in times.items()}
                     torch_g = (tq or {}).get(f"{M},{K},{N},{nthr}")
                     torch_wrong = (tq or {}).get(f"{M},{K},{N},wrong", 0)
                     peak = peaks.get(t, {}).get(nthr)
                     bound = None
                     if streamed:
-                        if nthr not in bandwidth:
-                            bandwidth[nthr] = _copy_bandwidth(footprint, nthr)
-                        bound = 2.0 * M * N * K / (K * N / (bandwidth[nthr] * 1e9)) / 1e9
+                        bw = footprint / statistics.median(copy_times) / 1e9
+                        bandwidth.setdefault(nthr, []).append(bw)
+                        bound = 2.0 * M * N * K / (K * N / (bw * 1e9)) / 1e9
                         if peak:        # the roofline: a tier slower than memory is bound by its peak
                             bound = min(bound, peak)
                     pub_core = r["public"] / r["core"]
@@ -479,6 +500,9 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
                           f"{_fmt(pub_bound, 9, 2)} {r['public'] / r['float32']:7.1f}  {verdict}", flush=True)
                 del ws, bfs
     finally:
+        for c in copiers.values():
+            c.close()
+        copiers.clear()
         if saved_env is None:
             os.environ.pop(TIER_ENV, None)
         else:
@@ -486,8 +510,8 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
     print("i32 (NumPy int32 @) timed on the first " + ", ".join(
         f"{m} of {M}" for (M, K, N), (_, m) in i32.items()) + " rows")
     if bandwidth:
-        print(f"memory copy bandwidth over {footprint / 2**20:.0f} MiB: "
-              + ", ".join(f"{n} thr {bw:.1f} GB/s" for n, bw in sorted(bandwidth.items())))
+        print(f"memory copy bandwidth over {footprint / 2**20:.0f} MiB (timed in each streamed row's rounds), GB/s: "
+              + "; ".join(f"{n} thr " + " ".join(f"{bw:.1f}" for bw in v) for n, v in sorted(bandwidth.items())))
     print(f"load average (1 min) after: {_load()}")
     print(f"\nTargets: {sum(verdicts)} of {len(verdicts)} rows met (tiers {', '.join(run_tiers)}; "
           f"the machine is shared: rerun before trusting a miss).")
