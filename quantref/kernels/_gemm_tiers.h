@@ -1051,8 +1051,11 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
                 case QR_TIER_AVX2: qr_split_a(A, lda, ax, K, Kq, r, r1, Apad); break;
 #endif
                 default:
+#if QR_X86
                     if (pack_a) qr_pack_a(A, lda, ax, M, K, Kq, 6, r, r1, Apad);
-                    else if (copy_a) qr_pad_a(A, lda, ax, K, Kq, r, r1, Apad);
+                    else
+#endif
+                    if (copy_a) qr_pad_a(A, lda, ax, K, Kq, r, r1, Apad);
                     break;
             }
         }
