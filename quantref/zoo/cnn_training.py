@@ -5,7 +5,7 @@ Initialisation: convolution and classifier weights :math:`\sim \mathcal{N}(0, 2/
 :math:`\gamma = 1, \beta = 0`, classifier bias 0.  Each epoch visits the training set in a fresh
 seeded order, in mini-batches; every step normalizes with the batch's statistics, updates the
 running statistics, and takes one Adam step (:class:`quantref.qat.adam.Adam`) on
-:meth:`~quantref.zoo.cnn.ConvNet.parameters`.
+:meth:`~quantref.zoo.cnn.ConvNet.parameters`: the loop of :func:`quantref.zoo.training.run_epochs`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from .cnn import KERNEL_SIZE, BatchNorm, ConvNet
 from .digits import DigitsSplit, load_digits_split
-from .training import _positive_int
+from .training import _positive_int, check_training_args, run_epochs
 
 
 def init_cnn(channels, rng: np.random.Generator, input_shape=(1, 8, 8), n_classes: int = 10,
@@ -60,35 +60,20 @@ def train_cnn(channels=(8, 16), epochs: int = 15, lr: float = 3e-3, batch_size: 
     if isinstance(channels, numbers.Integral):
         channels = (channels,)
     channels = tuple(_positive_int(c, "each channel count") for c in channels)
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an integer, got {seed!r}.")
-    if not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}; e.g. lr=3e-3.")
+    epochs, lr, batch_size, seed = check_training_args(epochs, lr, batch_size, seed)
     data = load_digits_split() if data is None else data
     x, y = data.x_train, data.y_train
 
     rng = np.random.default_rng(seed)
     cnn = init_cnn(channels, rng, n_classes=int(y.max()) + 1)
     optimizer = Adam(cnn.parameters(), lr=lr)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=epochs, desc="training CNN", unit="epoch")
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        losses = []
-        for start in range(0, len(x), batch_size):
-            batch = order[start:start + batch_size]
-            if len(batch) < 2:          # a batch norm needs two samples for a variance
-                continue
-            loss, grads = cnn.loss_and_gradients(x[batch], y[batch], update_running_stats=True)
-            losses.append(loss)
-            optimizer.step(grads)
-        if bar is not None:
-            bar.set_postfix(loss=f"{np.mean(losses):.4f}", train_acc=f"{cnn.accuracy(x, y):.3f}")
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+
+    def step(xb, yb):
+        loss, grads = cnn.loss_and_gradients(xb, yb, update_running_stats=True)
+        optimizer.step(grads)
+        return loss
+
+    # min_batch 2: a batch norm needs two samples for a variance
+    run_epochs(cnn, x, y, step, epochs=epochs, batch_size=batch_size, rng=rng, progress=progress,
+               desc="training CNN", min_batch=2)
     return cnn
