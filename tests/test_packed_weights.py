@@ -170,8 +170,9 @@ def test_row_blocks_meet_every_panel(tier):
 def test_a_large_output_written_around_the_caches(tier):
     """An output of 4 MiB or more (here 1030 x 1040 int32) is written with streaming stores by
     every SIMD tier, its full 64-column panels only: the last panel (16 columns) is stored as
-    usual.  K = 600 spans two 512-k blocks of the vector tiers, whose partial sums wait in the
-    per-thread scratch; int8 codes, a zero point per column, 1 and 2 threads.  (Dropping one
+    usual.  K = 600 spans more than one k-block of every vector tier (512, AVX2's widened path
+    256), whose partial sums wait in the per-thread scratch; int8 codes, a zero point per column,
+    1 and 2 threads.  (Dropping one
     streamed row fails this test alone, on each tier.)"""
     rng = np.random.default_rng(13)
     a, b = codes(rng, I8, (1030, 600)), codes(rng, I8, (600, 1040))

@@ -463,7 +463,7 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
                     peak = peaks.get(t, {}).get(nthr)
                     bound = None
                     if streamed:
-                        bw = footprint / statistics.median(copy_times) / 1e9
+                        bw = copiers[nthr].nbytes / statistics.median(copy_times) / 1e9
                         bandwidth.setdefault(nthr, []).append(bw)
                         bound = 2.0 * M * N * K / (K * N / (bw * 1e9)) / 1e9
                         if peak:        # the roofline: a tier slower than memory is bound by its peak

@@ -531,6 +531,12 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
    already (qr_split_a: 8 bytes per quad, a0 a2 then a1 a3 as int16), so a row costs two
    broadcasts and no vector ALU op: with three ALU ports for vpmaddwd, vpaddd and B's widening,
    the two ops per row and quad that widened A here cost 15-20 % (measured) */
+/* b's bytes (quads of int8) sign-extended to 16 bits: *even gets bytes k and k+2 of each quad,
+   *odd bytes k+1 and k+3 (the order of A's pairs from qr_split_a) */
+QR_INLINE QR_TAVX2 void qr_widen16(__m256i b, __m256i *even, __m256i *odd) {
+    *even = _mm256_srai_epi16(_mm256_slli_epi16(b, 8), 8);
+    *odd = _mm256_srai_epi16(b, 8);
+}
 #define QR_DOT_AVX2_LOADB(bq, WIDE)                                                                  \
     __m256i be0, bo0, be1, bo1;                                                                      \
     if (WIDE) {                                                                                      \
@@ -539,9 +545,8 @@ QR_INLINE QR_TAVX2 void qr_store256_avx2(const int NT, int32_t *c, __m256i v, in
         be1 = _mm256_load_si256((const __m256i *)((bq) + 64));                                       \
         bo1 = _mm256_load_si256((const __m256i *)((bq) + 96));                                       \
     } else {                                                                                         \
-        __m256i b0 = _mm256_loadu_si256((const __m256i *)(bq)), b1 = _mm256_loadu_si256((const __m256i *)((bq) + 32)); \
-        be0 = _mm256_srai_epi16(_mm256_slli_epi16(b0, 8), 8), bo0 = _mm256_srai_epi16(b0, 8);       \
-        be1 = _mm256_srai_epi16(_mm256_slli_epi16(b1, 8), 8), bo1 = _mm256_srai_epi16(b1, 8);       \
+        qr_widen16(_mm256_loadu_si256((const __m256i *)(bq)), &be0, &bo0);                          \
+        qr_widen16(_mm256_loadu_si256((const __m256i *)((bq) + 32)), &be1, &bo1);                   \
     }
 #define QR_DOT_AVX2(c0, c1, a)                                                                       \
     do {                                                                                             \
@@ -604,11 +609,10 @@ static QR_TAVX2 void qr_widen_b(const int8_t *Bq, Py_ssize_t qn, int8_t *W) {
         for (int g = 0; g < 4; g++) {
             const int8_t *b = Bq + 256 * q + 64 * g;
             int8_t *w = W + 512 * q + 128 * g;
-            __m256i b0 = _mm256_loadu_si256((const __m256i *)b), b1 = _mm256_loadu_si256((const __m256i *)(b + 32));
-            _mm256_store_si256((__m256i *)w, _mm256_srai_epi16(_mm256_slli_epi16(b0, 8), 8));
-            _mm256_store_si256((__m256i *)(w + 32), _mm256_srai_epi16(b0, 8));
-            _mm256_store_si256((__m256i *)(w + 64), _mm256_srai_epi16(_mm256_slli_epi16(b1, 8), 8));
-            _mm256_store_si256((__m256i *)(w + 96), _mm256_srai_epi16(b1, 8));
+            __m256i v[4];
+            qr_widen16(_mm256_loadu_si256((const __m256i *)b), &v[0], &v[1]);
+            qr_widen16(_mm256_loadu_si256((const __m256i *)(b + 32)), &v[2], &v[3]);
+            for (int t = 0; t < 4; t++) _mm256_store_si256((__m256i *)(w + 32 * t), v[t]);
         }
 }
 
@@ -1049,12 +1053,11 @@ static int qr_gemm(int tier, const uint8_t *A, Py_ssize_t lda, int a_signed, Py_
 #if QR_X86
                 case QR_TIER_AMX: qr_amx_pack_a(A, lda, ax, M, K, Kp, r, r + 48 < Mp ? r + 48 : Mp, Apad); break;
                 case QR_TIER_AVX2: qr_split_a(A, lda, ax, K, Kq, r, r1, Apad); break;
+                case QR_TIER_AVXVNNI:
+                    if (pack_a) { qr_pack_a(A, lda, ax, M, K, Kq, 6, r, r1, Apad); break; }
+                    /* fall through: rows of Kq bytes, if any */
 #endif
                 default:
-#if QR_X86
-                    if (pack_a) qr_pack_a(A, lda, ax, M, K, Kq, 6, r, r1, Apad);
-                    else
-#endif
                     if (copy_a) qr_pad_a(A, lda, ax, K, Kq, r, r1, Apad);
                     break;
             }
