@@ -505,9 +505,9 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
                     if pub_bound is not None:
                         checks.append(("pub/bound", pub_bound, 0.8))
                     verdict = _verdict(checks)
+                    verdicts.append(verdict == "met")
                     if notes:
                         verdict += " (" + "; ".join(notes) + ")"
-                    verdicts.append(all(v >= target for _, v, target in checks))
                     print(f"{t:<10} {f'{M}x{K}x{N}':<15} {nthr:>3} {r['public']:7.0f} {r['core']:7.0f} "
                           f"{r['float32']:6.0f} {i32[(M, K, N)][0]:5.1f} {_fmt(torch_g, 6)} {_fmt(peak, 6)} "
                           f"{_fmt(bound, 6)} {pub_core:8.2f} {_fmt(core_peak, 9, 2)} {_fmt(pub_torch, 9, 2)} "
