@@ -218,6 +218,7 @@ COMPILED_ONLY = {
     "test_packed_weights::test_an_unknown_forced_tier_is_refused",         # the tiers of the compiled kernel
     "test_packed_weights::test_hiding_features_falls_back_without_sigill",  # idem
     "test_packed_weights::test_forcing_a_hidden_tier_is_refused_not_sigill",  # idem
+    "test_packed_weights::test_the_kernel_allocates_its_output_as_aligned_empty_does",  # its C allocation
     "test_codebook_lut::test_streaming_path_any_alignment",               # the compiled streaming stores
     "test_pq_scan::test_streaming_stores_and_partial_blocks",             # idem, for the scan
     "test_pq_quantizer::test_compiled_and_numpy_encoders_agree",          # compares the two backends

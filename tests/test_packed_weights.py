@@ -260,6 +260,24 @@ def test_repeated_calls_keep_every_check(monkeypatch):
             int_matmul(a, w, 7)
 
 
+@pytest.mark.skipif(not AVAILABLE, reason="the compiled extension quantref.kernels._gemm is not built")
+@pytest.mark.parametrize("shape", [(0, 7), (1, 1), (3, 5), (16, 4096), (511, 1024), (512, 1024), (1030, 1040)])
+def test_the_kernel_allocates_its_output_as_aligned_empty_does(shape):
+    """int_matmul's output is allocated in C (``_gemm.aligned_int32``) by aligned_empty's rule: on
+    a cache line, and on a 2 MiB boundary from 2 MiB on (511 x 1024 int32 is 8 KiB short of it,
+    512 x 1024 exactly it)."""
+    from quantref.kernels import _gemm
+    from quantref.kernels.aligned import CACHE_LINE, HUGE_PAGE, aligned_empty
+    nbytes = shape[0] * shape[1] * 4
+    boundary = HUGE_PAGE if nbytes >= HUGE_PAGE else CACHE_LINE
+    for x in (_gemm.aligned_int32(*shape), aligned_empty(shape, np.int32)):
+        assert x.shape == shape and x.dtype == np.int32 and x.flags.c_contiguous and x.flags.writeable
+        if x.size:                      # an empty array has no byte to place (NumPy may move its pointer)
+            assert x.__array_interface__["data"][0] % boundary == 0, (shape, boundary)
+        x[...] = 7                      # the whole array lies inside its allocation
+        assert int(x.sum()) == 7 * x.size
+
+
 def test_an_unknown_forced_tier_is_refused(monkeypatch):
     if not AVAILABLE:
         pytest.skip("the compiled extension quantref.kernels._gemm is not built")

@@ -29,7 +29,6 @@ import importlib
 
 import numpy as np
 
-from .aligned import aligned_empty
 from .backend import get_backend, kernel_threads, requested_backend
 from .tiers import gemm_tier
 
@@ -174,14 +173,12 @@ def packed_matmul(a: np.ndarray, w: PackedWeights, za: np.ndarray, *, backend: s
 def _compiled_matmul(a: np.ndarray, w: PackedWeights, za: int, threads: int) -> np.ndarray:
     """The compiled kernel on C-contiguous uint8 or int8 codes ``a`` and packed ``w``."""
     signed = a.dtype == _SIGNED
-    # 64-byte aligned: NumPy's 16-byte alignment splits every zmm store of C across two cache
-    # lines, which cost the AVX-512 tier 5-10 % at 1024^3 and above (measured); at a few rows
-    # the output is too small to matter and the plain allocation is cheaper
-    M, N = a.shape[0], w.shape[1]
-    out = aligned_empty((M, N), np.int32) if M * N >= 16384 else np.empty((M, N), dtype=np.int32)
-    _compiled_gemm().gemm_packed(a.view(np.uint8), signed, w.packed, N, out,
-                                 w.colterm(za + 128 if signed else za), w._zb_s32, gemm_tier(), threads)
-    return out
+    # out=None: the kernel allocates the output in C, 64-byte aligned (aligned_empty's rule):
+    # NumPy's 16-byte alignment splits every zmm store of C across two cache lines, which cost the
+    # AVX-512 tier 5-10 % at 1024^3 and above (measured), and aligned_empty in Python costs 20-30 us
+    # with the caches cold, as a large product leaves them (6 us in C)
+    return _compiled_gemm().gemm_packed(a.view(np.uint8) if signed else a, signed, w.packed, w.shape[1], None,
+                                        w.colterm(za + 128 if signed else za), w._zb_s32, gemm_tier(), threads)
 
 
 def fast_call(a, w: PackedWeights, a_zero_point, num_threads):
