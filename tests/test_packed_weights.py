@@ -278,6 +278,30 @@ def test_the_kernel_allocates_its_output_as_aligned_empty_does(shape):
         assert int(x.sum()) == 7 * x.size
 
 
+def test_the_environment_read_through_getenv_is_os_environ(monkeypatch):
+    """The matmul reads QUANTREF_BACKEND and QUANTREF_GEMM_TIER through C getenv where the compiled
+    module is built: what os.environ sets and deletes (monkeypatch included) must read back the
+    same, non-ASCII values too; without the module the same function reads os.environ."""
+    from quantref.kernels import backend
+    name = "QUANTREF_TEST_GETENV"
+    readers = [lambda: backend.environ_get(name, "dflt")]
+    if AVAILABLE:
+        from quantref.kernels import _gemm
+        readers.append(lambda: _gemm.environ_get(name.encode()) or "dflt")
+    monkeypatch.delenv(name, raising=False)
+    assert [read() for read in readers] == ["dflt"] * len(readers)
+    for value in ("numpy", "\u00e9t\u00e9 \u2192 amx"):
+        monkeypatch.setenv(name, value)
+        assert [read() for read in readers] == [value] * len(readers)
+    monkeypatch.setenv(name, "")
+    assert backend.environ_get(name, "dflt") == ""          # set but empty is not unset
+    monkeypatch.delenv(name)
+    assert [read() for read in readers] == ["dflt"] * len(readers)
+    monkeypatch.setattr(backend, "_getenv", False)          # as without the compiled module
+    monkeypatch.setenv(name, "from os.environ")
+    assert backend.environ_get(name, "dflt") == "from os.environ"
+
+
 def test_an_unknown_forced_tier_is_refused(monkeypatch):
     if not AVAILABLE:
         pytest.skip("the compiled extension quantref.kernels._gemm is not built")

@@ -71,6 +71,7 @@ After each block ``out`` holds a partial sum of the *original* product, which th
 """
 from cython.parallel cimport prange
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uintptr_t
+from libc.stdlib cimport getenv
 
 import numpy as np
 
@@ -662,6 +663,22 @@ def pack_b(const int8_t[:, ::1] b):
         with nogil:
             qr_pack(&b[0, 0] if K > 0 else NULL, N, K, N, &o[0, 0, 0], Kp)
     return out
+
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeFSDefault(const char *s)
+
+
+def environ_get(bytes name):
+    """The value of the environment variable ``name`` (bytes), or None: the C library's ``getenv``.
+
+    The same value as ``os.environ.get``, whose assignments and deletions reach the C environment
+    (they call ``putenv`` and ``unsetenv``), decoded as ``os.environ`` decodes it.  One C call:
+    ``os.environ`` is a mapping written in Python, and reading it costs ~9 us with the caches
+    cold, as they are on every matmul whose weights stream from memory (measured).
+    """
+    cdef const char *value = getenv(name)
+    return None if value == NULL else PyUnicode_DecodeFSDefault(value)
 
 
 cdef Py_ssize_t _CACHE_LINE = CACHE_LINE, _HUGE_PAGE = HUGE_PAGE

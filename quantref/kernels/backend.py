@@ -71,9 +71,31 @@ _warned = False
 BACKEND_ENV = "QUANTREF_BACKEND"
 
 
+_getenv = None      # the compiled kernel's C getenv once looked up; False: not built
+
+
+def environ_get(name: str, default: str) -> str:
+    """``os.environ.get(name, default)``, read through the C library's ``getenv`` where the compiled
+    GEMM is built (``_gemm.environ_get``): the same value, one C call instead of ``os.environ``'s
+    Python mapping, which costs ~9 us with the caches cold, as they are on every int8 matmul whose
+    weights stream from memory (measured).  The matmul reads two variables per call.
+    """
+    global _getenv
+    if _getenv is None:
+        try:
+            from quantref.kernels._gemm import environ_get as c_getenv
+        except ImportError:
+            c_getenv = False
+        _getenv = c_getenv
+    if _getenv:
+        value = _getenv(name.encode())
+        return default if value is None else value
+    return os.environ.get(name, default)
+
+
 def requested_backend(name: str | None = None) -> str:
     """The backend asked for: ``name``, else ``QUANTREF_BACKEND``, else ``"auto"``; checked."""
-    name = name or os.environ.get(BACKEND_ENV, "auto") or "auto"
+    name = name or environ_get(BACKEND_ENV, "auto") or "auto"
     if name not in BACKENDS:
         raise ValueError(f"backend={name!r} is unknown; use one of {BACKENDS} "
                          f"(or set QUANTREF_BACKEND to one of them).")

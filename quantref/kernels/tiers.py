@@ -33,6 +33,8 @@ import importlib
 import os
 import platform
 
+from .backend import environ_get
+
 TIERS = ("scalar", "avx2", "avxvnni", "avx512vnni", "amx")
 TIER_ENV = "QUANTREF_GEMM_TIER"
 HIDE_ENV = "QUANTREF_HIDE_CPU_FEATURES"
@@ -79,7 +81,7 @@ def gemm_tier() -> str:
     ValueError
         When ``QUANTREF_GEMM_TIER`` names an unknown tier or one this CPU (or process) cannot run.
     """
-    forced = os.environ.get(TIER_ENV, "")
+    forced = environ_get(TIER_ENV, "")
     cached = _resolved.get(forced)
     if cached is not None:
         return cached
