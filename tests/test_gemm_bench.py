@@ -25,7 +25,11 @@ def test_bench_gemm_runs_every_tier(monkeypatch, capsys):
     for t in tiers:
         rows = [line for line in out.splitlines() if line.split()[:1] == [t] and "x" in line.split()[1]]
         assert len(rows) == 2, (t, rows)
+        for row in rows:            # each row timed the tier's peak loop in its own rounds
+            assert float(row.split()[8]) > 0, row
     assert "weights streamed from memory" in out and "Targets:" in out
+    if set(tiers) - {"amx"}:        # core/peak judged (not on AMX): also told against the start's peak
+        assert "judged rows at 0.8 or more" in out
     if bench._torch() is not None:       # torch measured in a child per tier: a number, not '-'
         row = next(line for line in out.splitlines() if line.startswith(tiers[-1]) and "64x128x128" in line)
         assert row.split()[7] != "-", row
