@@ -71,7 +71,18 @@ _warned = False
 BACKEND_ENV = "QUANTREF_BACKEND"
 
 
-_getenv = None      # the compiled kernel's C getenv once looked up; False: not built
+_gemm_module = None
+
+
+def compiled_gemm() -> ModuleType | None:
+    """The compiled GEMM (``quantref.kernels._gemm``), or None when it is not built; imported once."""
+    global _gemm_module
+    if _gemm_module is None:
+        try:
+            _gemm_module = importlib.import_module("quantref.kernels._gemm")
+        except ImportError:
+            return None
+    return _gemm_module
 
 
 def environ_get(name: str, default: str) -> str:
@@ -80,17 +91,11 @@ def environ_get(name: str, default: str) -> str:
     Python mapping, which costs ~9 us with the caches cold, as they are on every int8 matmul whose
     weights stream from memory (measured).  The matmul reads two variables per call.
     """
-    global _getenv
-    if _getenv is None:
-        try:
-            from quantref.kernels._gemm import environ_get as c_getenv
-        except ImportError:
-            c_getenv = False
-        _getenv = c_getenv
-    if _getenv:
-        value = _getenv(name.encode())
-        return default if value is None else value
-    return os.environ.get(name, default)
+    g = compiled_gemm()
+    if g is None:
+        return os.environ.get(name, default)
+    value = g.environ_get(name.encode())
+    return default if value is None else value
 
 
 def requested_backend(name: str | None = None) -> str:

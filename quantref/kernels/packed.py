@@ -25,11 +25,9 @@ column term for the given :math:`z_a` (cached) and, when :math:`z_b \ne 0`, the 
 """
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 
-from .backend import get_backend, kernel_threads, requested_backend
+from .backend import compiled_gemm, get_backend, kernel_threads, requested_backend
 from .tiers import gemm_tier
 
 _SIGNED = np.dtype(np.int8)
@@ -38,19 +36,6 @@ _SIGNED = np.dtype(np.int8)
 def _wrap32(x: np.ndarray) -> np.ndarray:
     """int64 -> int32 modulo 2^32 (the kernel's arithmetic)."""
     return (np.asarray(x, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
-
-
-_gemm_module = None
-
-
-def _compiled_gemm():
-    global _gemm_module
-    if _gemm_module is None:
-        try:
-            _gemm_module = importlib.import_module("quantref.kernels._gemm")
-        except ImportError:
-            return None
-    return _gemm_module
 
 
 class PackedWeights:
@@ -152,7 +137,7 @@ def pack_weights(b, zero_point=0, *, backend: str | None = None) -> PackedWeight
     bs_col_sums = bs.sum(axis=0, dtype=np.int64)
     packed = None
     kernel = get_backend(backend)
-    g = _compiled_gemm()
+    g = compiled_gemm()
     if g is not None and not kernel.__name__.endswith("_numpy_backend"):
         packed = g.pack_b(bs)
         packed.flags.writeable = False
@@ -177,7 +162,7 @@ def _compiled_matmul(a: np.ndarray, w: PackedWeights, za: int, threads: int) -> 
     # NumPy's 16-byte alignment splits every zmm store of C across two cache lines, which cost the
     # AVX-512 tier 5-10 % at 1024^3 and above (measured), and aligned_empty in Python costs 20-30 us
     # with the caches cold, as a large product leaves them (6 us in C)
-    return _compiled_gemm().gemm_packed(a.view(np.uint8) if signed else a, signed, w.packed, w.shape[1], None,
+    return compiled_gemm().gemm_packed(a.view(np.uint8) if signed else a, signed, w.packed, w.shape[1], None,
                                         w.colterm(za + 128 if signed else za), w._zb_s32, gemm_tier(), threads)
 
 

@@ -29,25 +29,16 @@ True
 """
 from __future__ import annotations
 
-import importlib
 import os
 import platform
 
-from .backend import environ_get
+from .backend import compiled_gemm, environ_get
 
 TIERS = ("scalar", "avx2", "avxvnni", "avx512vnni", "amx")
 TIER_ENV = "QUANTREF_GEMM_TIER"
 HIDE_ENV = "QUANTREF_HIDE_CPU_FEATURES"
 #: /proc/cpuinfo flags worth reporting
 CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_tile", "amx_int8")
-
-def _gemm():
-    """The compiled module, or None when it is not built."""
-    try:
-        return importlib.import_module("quantref.kernels._gemm")
-    except ImportError:
-        return None
-
 
 def _parse(text: str, what: str) -> list[str]:
     names = [t.strip().lower() for t in text.split(",") if t.strip()]
@@ -64,7 +55,7 @@ def _apply_hidden(g) -> tuple[str, ...]:
 
 def available_tiers() -> tuple[str, ...]:
     """The tiers this process can run, lowest first (``()`` without the compiled kernels)."""
-    g = _gemm()
+    g = compiled_gemm()
     if g is None:
         return ()
     _apply_hidden(g)
@@ -101,7 +92,7 @@ def _resolve(forced: str, tiers: tuple[str, ...]) -> str:
         return tiers[-1]
     (name,) = _parse(forced, TIER_ENV) or ["auto"]
     if name not in tiers:
-        g = _gemm()
+        g = compiled_gemm()
         why = ("hidden by " + HIDE_ENV if name in g.HIDDEN else
                "the Linux kernel refused the AMX tile permission" if name == "amx" and g.AMX_PERMISSION == "refused"
                else "this CPU (or its operating system) does not support it")
@@ -134,7 +125,7 @@ def cpu_features() -> dict:
         None) and ``tier`` (the one that runs, "numpy" without the compiled kernels).
     """
     model, flags = _cpuinfo()
-    g = _gemm()
+    g = compiled_gemm()
     return {
         "cpu": model,
         "flags": {f: f in flags for f in CPU_FLAGS},
