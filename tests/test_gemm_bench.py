@@ -1,7 +1,8 @@
 """Smoke test of ``python -m quantref.bench gemm``: the command runs end to end on small shapes.
 
-It checks that every tier this CPU runs gets its rows (each public result was checked bit for
-bit inside the command before timing), that torch, when importable, is measured at each tier's
+It checks that every tier this CPU runs gets its rows, each with its peak and the streamed row
+alone with its cached speed (each public result was checked bit for bit inside the command
+before timing), that torch, when importable, is measured at each tier's
 instruction set, and that the summary is printed; it does not judge speed.
 """
 import pytest
@@ -27,6 +28,9 @@ def test_bench_gemm_runs_every_tier(monkeypatch, capsys):
         assert len(rows) == 2, (t, rows)
         for row in rows:            # each row timed the tier's peak loop in its own rounds
             assert float(row.split()[8]) > 0, row
+        # the streamed row (M = 3) also timed its kernel on weights kept in the caches; the other not
+        cached = {row.split()[1]: row.split()[10] for row in rows}
+        assert float(cached["3x256x128"]) > 0 and cached["64x128x128"] == "-", cached
     assert "weights streamed from memory" in out and "Targets:" in out
     if set(tiers) - {"amx"}:        # core/peak judged (not on AMX): also told against the start's peak
         assert "judged rows at 0.8 or more" in out
