@@ -83,6 +83,15 @@ def check_zero_point(zero_point, qmin: int, qmax: int) -> np.ndarray:
     return z
 
 
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` as an int >= 1: TypeError for a non-integer (or a bool), ValueError below 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}.")
+    return int(value)
+
+
 def check_axis(axis, ndim: int, name: str = "axis") -> int:
     """Return ``axis`` normalised to [0, ndim), or raise if it is out of range."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):

@@ -27,7 +27,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._checks import check_bits
+from .._checks import check_bits, check_positive_int
 from ..calibration import MovingAverageMinMaxObserver
 from .adam import Adam
 from .network import FakeQuantMLP, layers_of
@@ -35,14 +35,6 @@ from .ptq import _default_data, _default_mlp, _float_accuracy, calibrate_weight_
 
 #: Defaults of :func:`qat_finetune`, chosen so that the PTQ-vs-QAT table runs in well under two minutes.
 QAT_DEFAULTS = dict(epochs=30, lr=1e-3, batch_size=64)
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}.")
-    return int(value)
 
 
 def qat_finetune(mlp, w_bits: int, a_bits: int, epochs: int = QAT_DEFAULTS["epochs"], seed: int = 0,
@@ -81,7 +73,7 @@ def qat_finetune(mlp, w_bits: int, a_bits: int, epochs: int = QAT_DEFAULTS["epoc
         mean training loss of each epoch.
     """
     w_bits, a_bits = check_bits(w_bits), check_bits(a_bits)
-    epochs, batch_size = _positive_int(epochs, "epochs"), _positive_int(batch_size, "batch_size")
+    epochs, batch_size = check_positive_int(epochs, "epochs"), check_positive_int(batch_size, "batch_size")
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an integer, got {seed!r}.")
     data = _default_data(data)

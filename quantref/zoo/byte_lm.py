@@ -40,11 +40,12 @@ Backpropagation (:meth:`ByteTransformer.loss_and_gradients`), for :math:`y = xW^
 from __future__ import annotations
 
 import contextlib
-import numbers
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from .._checks import check_positive_int
 
 #: Bytes: the vocabulary of the model.
 VOCAB = 256
@@ -52,14 +53,6 @@ VOCAB = 256
 LN_EPS = 1e-5
 _GELU_C = float(np.sqrt(2.0 / np.pi))
 _GELU_A = 0.044715
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}.")
-    return int(value)
 
 
 class ByteLMConfig(NamedTuple):
@@ -73,7 +66,7 @@ class ByteLMConfig(NamedTuple):
 
     def checked(self) -> ByteLMConfig:
         """This config with every field checked (positive integers, ``d_model % n_heads == 0``)."""
-        values = {name: _positive_int(getattr(self, name), name) for name in self._fields}
+        values = {name: check_positive_int(getattr(self, name), name) for name in self._fields}
         if values["d_model"] % values["n_heads"]:
             raise ValueError(f"d_model={values['d_model']} is not a multiple of n_heads={values['n_heads']}; "
                              f"each head gets d_model / n_heads features, e.g. d_model=64, n_heads=4.")
@@ -430,7 +423,7 @@ def windows(data, context: int) -> tuple[np.ndarray, np.ndarray]:
     inputs, targets : ndarray of uint8, shape (n, T)
     """
     arr = _as_byte_data(data)
-    context = _positive_int(context, "context")
+    context = check_positive_int(context, "context")
     n = (len(arr) - 1) // context
     if n < 1:
         raise ValueError(f"data has {len(arr)} bytes; at least context + 1 = {context + 1} are needed for one window.")
@@ -445,7 +438,7 @@ def blas_threads(threads):
     """
     if threads is None:
         return contextlib.nullcontext()
-    threads = _positive_int(threads, "threads")
+    threads = check_positive_int(threads, "threads")
     from threadpoolctl import threadpool_limits
     return threadpool_limits(threads, user_api="blas")
 
@@ -460,7 +453,7 @@ def mean_nll(model: ByteTransformer, data, batch_size: int = 32, threads: int | 
     """
     if not isinstance(model, ByteTransformer):
         raise TypeError(f"model must be a ByteTransformer, got {type(model).__name__}.")
-    batch_size = _positive_int(batch_size, "batch_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
     inputs, targets = windows(data, model.config.context)
     total = 0.0
     with blas_threads(threads):

@@ -23,7 +23,8 @@ import numbers
 import numpy as np
 
 from ..qat.adam import Adam
-from .byte_lm import ByteLMConfig, ByteTransformer, _as_byte_data, _positive_int, blas_threads, param_shapes
+from .._checks import check_positive_int
+from .byte_lm import ByteLMConfig, ByteTransformer, _as_byte_data, blas_threads, param_shapes
 
 #: Standard deviation of the initial weights.
 INIT_STD = 0.02
@@ -95,8 +96,8 @@ def train_byte_lm(train_bytes, config: ByteLMConfig = ByteLMConfig(), steps: int
     """
     data = _as_byte_data(train_bytes, "train_bytes")
     config = config.checked() if isinstance(config, ByteLMConfig) else config
-    steps = _positive_int(steps, "steps")
-    batch_size = _positive_int(batch_size, "batch_size")
+    steps = check_positive_int(steps, "steps")
+    batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(warmup, (bool, np.bool_)) or not isinstance(warmup, numbers.Integral) or warmup < 0:
         raise ValueError(f"warmup must be a non-negative integer number of steps, got {warmup!r}.")
     if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:

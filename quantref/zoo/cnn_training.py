@@ -13,9 +13,10 @@ import numbers
 
 import numpy as np
 
+from .._checks import check_positive_int
 from .cnn import KERNEL_SIZE, BatchNorm, ConvNet
 from .digits import DigitsSplit, load_digits_split
-from .training import _positive_int, check_training_args, run_epochs
+from .training import check_training_args, run_epochs
 
 
 def init_cnn(channels, rng: np.random.Generator, input_shape=(1, 8, 8), n_classes: int = 10,
@@ -59,7 +60,7 @@ def train_cnn(channels=(8, 16), epochs: int = 15, lr: float = 3e-3, batch_size: 
 
     if isinstance(channels, numbers.Integral):
         channels = (channels,)
-    channels = tuple(_positive_int(c, "each channel count") for c in channels)
+    channels = tuple(check_positive_int(c, "each channel count") for c in channels)
     epochs, lr, batch_size, seed = check_training_args(epochs, lr, batch_size, seed)
     data = load_digits_split() if data is None else data
     x, y = data.x_train, data.y_train

@@ -11,22 +11,15 @@ import numbers
 
 import numpy as np
 
+from .._checks import check_positive_int
 from .digits import DigitsSplit, load_digits_split
 from .mlp import MLP
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}.")
-    return int(value)
-
-
 def check_training_args(epochs, lr, batch_size, seed) -> tuple[int, float, int, int]:
     """``(epochs, lr, batch_size, seed)`` checked: positive integers, a positive finite step size."""
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an integer, got {seed!r}.")
     if not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
@@ -100,7 +93,7 @@ def train_mlp(hidden=(64,), epochs: int = 40, lr: float = 3e-3, batch_size: int 
 
     if isinstance(hidden, numbers.Integral):
         hidden = (hidden,)
-    hidden = tuple(_positive_int(h, "each hidden width") for h in hidden)
+    hidden = tuple(check_positive_int(h, "each hidden width") for h in hidden)
     epochs, lr, batch_size, seed = check_training_args(epochs, lr, batch_size, seed)
     data = load_digits_split() if data is None else data
     x, y = data.x_train, data.y_train
