@@ -25,9 +25,10 @@ twice the last-level cache, and the bound is the weight bytes over the memory co
 (np.copyto over as many bytes), timed within the row's own alternating blocks, so that the bound
 meets the machine the kernels met (on a shared machine one M = 16 row read 0.74 and 0.86 of a
 bandwidth measured once per run, in two runs an hour apart).  Those rows also time the kernel on
-one copy of the weights, called back to back so that they stay in the caches ("cached"): the
-arithmetic alone, without the memory.  A row whose cached speed is itself near or below the bound
-is limited by its arithmetic at that M, not by how it streams the weights.  The tier's peak is timed the same
+one copy of the weights, called back to back so that they stay in the caches ("cached"): what
+the kernel reaches when its weights need not come from main memory.  A row whose cached speed is
+itself near or below the bound cannot meet it by streaming better: at that M the kernel is
+limited by its arithmetic and by how fast the caches feed it.  The tier's peak is timed the same
 way: its loop is called in turn with the public call and the kernel, and each row judges against
 the median (the best of 7 printed before the rows is one moment: within one minute the AVX-512
 loop read 813-963 GOP/s on 1 thread, and the kernel moved with it, correlation 0.67).  The last
@@ -438,8 +439,8 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
     print("          bound = 2MNK / (weight bytes / memory copy bandwidth: np.copyto over as many bytes, timed")
     print("          in the row's own rounds),")
     print("          or the tier's peak where that is lower (the roofline: AVX2 at M = 16 is compute-bound);")
-    print("          cached = the kernel on one copy of the weights, back to back (in the caches): its")
-    print("          arithmetic alone; a miss names cached/bound, what the kernel reaches without the memory")
+    print("          cached = the kernel on one copy of the weights, back to back (in the caches); a miss")
+    print("          names cached/bound: what the kernel reaches when its weights need not come from memory")
     print("Every public result was checked bit for bit against an int64 reference first; methods run in 3")
     print("alternating blocks of back-to-back calls (warm-up untimed), with pauses between blocks on 2+ threads;")
     print("public and core share a block, called in turn call by call (the same cache state for both).")
@@ -489,7 +490,7 @@ def run(quick=False, threads=(1, 2), ladder=True, tiers=None, footprint_mb=None)
                         if nthr not in copiers:
                             copiers[nthr] = _Copy(footprint, nthr, next(iter(copiers.values()), None))
                         fns["copy"] = copiers[nthr]
-                        # the arithmetic alone: one copy of the weights, kept in the caches by its
+                        # the kernel without main memory: one copy of the weights, kept in the caches by its
                         # own block of back-to-back calls (after the block's untimed warm-up call)
                         fns["cached"] = lambda: g.gemm_packed(a, False, w.packed, N, out, None, None, t, nthr)
                     with threadpoolctl.threadpool_limits(nthr):
